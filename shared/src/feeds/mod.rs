@@ -1,0 +1,1 @@
+//! Vulnerability feeds: formats shared by several sources (OSV, OVAL) and the updater machinery.

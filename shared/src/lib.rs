@@ -1,0 +1,14 @@
+//! Lucid's core library. The four Lambda functions and the `lucid` CLI are thin shells around it: they
+//! adapt an event or a command line to a call in here, so a deployed stack and a local run execute the
+//! same code. See `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod aws;
+pub mod blob;
+pub mod config;
+pub mod ecosystems;
+pub mod embedded;
+pub mod feeds;
+pub mod model;
+pub mod queue;
+pub mod scanner;
+pub mod store;
