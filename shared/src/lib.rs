@@ -8,6 +8,7 @@ pub mod config;
 pub mod ecosystems;
 pub mod embedded;
 pub mod feeds;
+pub mod layer;
 pub mod model;
 pub mod queue;
 pub mod scanner;

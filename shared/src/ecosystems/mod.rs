@@ -8,6 +8,23 @@
 //!
 //! Adding an ecosystem touches its folder plus the registry lines in this file.
 
+pub mod alpine;
+pub mod apk;
+pub mod cargo;
+pub mod debian;
+pub mod distribution;
+pub mod dpkg;
+pub mod go;
+pub mod maven;
+pub mod npm;
+pub mod nuget;
+pub mod packagist;
+pub mod python;
+pub mod rhel;
+pub mod rpm;
+pub mod rubygems;
+pub mod ubuntu;
+
 use std::cmp::Ordering;
 
 use crate::model::Ecosystem;

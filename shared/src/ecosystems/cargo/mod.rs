@@ -1,0 +1,4 @@
+//! The cargo ecosystem.
+
+pub mod scanner;
+pub mod version;

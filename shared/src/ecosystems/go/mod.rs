@@ -1,0 +1,4 @@
+//! The go ecosystem.
+
+pub mod scanner;
+pub mod version;

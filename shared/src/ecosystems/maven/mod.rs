@@ -1,0 +1,4 @@
+//! The maven ecosystem.
+
+pub mod scanner;
+pub mod version;

@@ -1,0 +1,4 @@
+//! The npm ecosystem.
+
+pub mod scanner;
+pub mod version;

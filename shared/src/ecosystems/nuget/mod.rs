@@ -1,0 +1,4 @@
+//! The nuget ecosystem.
+
+pub mod scanner;
+pub mod version;

@@ -1,0 +1,4 @@
+//! The packagist ecosystem.
+
+pub mod scanner;
+pub mod version;

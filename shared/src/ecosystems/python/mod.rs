@@ -1,0 +1,4 @@
+//! The python ecosystem.
+
+pub mod scanner;
+pub mod version;

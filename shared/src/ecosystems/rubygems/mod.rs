@@ -1,0 +1,4 @@
+//! The rubygems ecosystem.
+
+pub mod scanner;
+pub mod version;
