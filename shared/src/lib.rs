@@ -2,6 +2,7 @@
 //! adapt an event or a command line to a call in here, so a deployed stack and a local run execute the
 //! same code. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod api;
 pub mod aws;
 pub mod blob;
 pub mod config;
@@ -12,4 +13,5 @@ pub mod layer;
 pub mod model;
 pub mod queue;
 pub mod scanner;
+pub mod services;
 pub mod store;

@@ -1,1 +1,254 @@
+//! The test harness every test uses: real PostgreSQL and a real S3/SQS emulator, isolated per test.
+//!
+//! - PostgreSQL: `DATABASE_URL` when set (its server is used to create databases); otherwise one throwaway
+//!   cluster per test process, started from the system's `initdb`/`pg_ctl` on a free loopback port. Each
+//!   test gets a fresh database, so tests run in parallel.
+//! - S3/SQS: moto's server (`moto[server]` from PyPI), one per test process on a free loopback port. Each
+//!   test uses its own bucket and queue names. A missing moto is an error with instructions, never a skip.
+//!
+//! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use lucid::store::Database;
+use lucid::store::cluster::{Listen, LocalCluster};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; fine for test servers).
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Starts a detached shell that runs `cleanup` once this process has exited.
+fn cleanup_on_exit(cleanup: &str) -> Result<()> {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {cleanup}",
+        pid = std::process::id()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting the cleanup watchdog")?;
+    Ok(())
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+/// The PostgreSQL server tests create their databases on.
+struct PgServer {
+    /// URL of a maintenance database on the server.
+    admin_url: String,
+    /// Base URL to which a database name is appended.
+    base: url::Url,
+}
+
+fn pg_server() -> Result<&'static PgServer> {
+    static SERVER: OnceLock<std::result::Result<PgServer, String>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| start_pg_server().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("test PostgreSQL unavailable: {e}"))
+}
+
+fn start_pg_server() -> Result<PgServer> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let base = url::Url::parse(&url).context("DATABASE_URL is not a URL")?;
+        return Ok(PgServer {
+            admin_url: url,
+            base,
+        });
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("lucid-test-pg-")
+        .tempdir()
+        .context("creating a directory for the test cluster")?
+        .keep();
+    // The postgres user must be able to enter it when we are root.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let port = free_port()?;
+    let cluster = LocalCluster::new(&dir, Listen::Tcp { port })?;
+    cluster.init()?;
+    cluster.start()?;
+    let stop = format!(
+        "{} ; rm -rf {}",
+        cluster.stop_command_line(false),
+        shell_quote(&dir)
+    );
+    cleanup_on_exit(&stop)?;
+    let admin_url = cluster.connection_string("postgres");
+    let base = url::Url::parse(&admin_url)?;
+    Ok(PgServer { admin_url, base })
+}
+
+/// A fresh, empty database for one test.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+/// Creates a fresh database (not migrated).
+pub async fn fresh_database() -> Result<TestDb> {
+    let server = pg_server()?;
+    let name = format!("lucid_t_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&server.admin_url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "connecting to the test server: {}",
+                lucid::store::describe(&e)
+            )
+        })?;
+    let conn = tokio::spawn(conn);
+    client
+        .simple_query(&format!("CREATE DATABASE {name}"))
+        .await
+        .map_err(|e| anyhow!("CREATE DATABASE: {}", lucid::store::describe(&e)))?;
+    drop(client);
+    let _ = conn.await;
+    let mut url = server.base.clone();
+    url.set_path(&format!("/{name}"));
+    Ok(TestDb {
+        name,
+        url: url.to_string(),
+    })
+}
+
+/// A fresh database, connected and migrated.
+pub async fn database() -> Result<Database> {
+    let db = fresh_database().await?;
+    let database = Database::connect(&db.url, 4, Duration::from_secs(10)).await?;
+    database.migrate().await?;
+    Ok(database)
+}
+
+/// The S3/SQS emulator for this test process.
+#[derive(Debug)]
+pub struct Moto {
+    pub endpoint: String,
+}
+
+/// Finds moto's server: `LUCID_MOTO_SERVER`, the repository's `.venv-moto`, or `moto_server` on PATH.
+fn moto_binary() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("LUCID_MOTO_SERVER") {
+        return Ok(PathBuf::from(p));
+    }
+    let local = repo_root().join(".venv-moto/bin/moto_server");
+    if local.is_file() {
+        return Ok(local);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(found) = std::env::split_paths(&path)
+            .map(|d| d.join("moto_server"))
+            .find(|p| p.is_file())
+        {
+            return Ok(found);
+        }
+    }
+    bail!(
+        "moto's server was not found. Install it with \
+         `python3 -m venv .venv-moto && .venv-moto/bin/pip install 'moto[server]'` \
+         (the repository's .ci/run does this) or set LUCID_MOTO_SERVER"
+    )
+}
+
+pub fn moto() -> Result<&'static Moto> {
+    static MOTO: OnceLock<std::result::Result<Moto, String>> = OnceLock::new();
+    MOTO.get_or_init(|| start_moto().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow!("S3/SQS emulator unavailable: {e}"))
+}
+
+fn start_moto() -> Result<Moto> {
+    let bin = moto_binary()?;
+    let port = free_port()?;
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    cleanup_on_exit(&format!("kill {}", child.id()))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(Moto {
+                endpoint: format!("http://127.0.0.1:{port}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("moto did not listen on port {port} within 30 s")
+}
+
+impl Moto {
+    /// SDK configuration for the emulator (dummy credentials, us-east-1).
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                aws_sdk_s3::config::Credentials::new("test", "test", None, None, "lucid-tests"),
+            ))
+            .build()
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        lucid::aws::s3_client(&self.sdk_config(), true)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        lucid::aws::sqs_client(&self.sdk_config())
+    }
+
+    /// Creates a bucket with a unique name.
+    pub async fn bucket(&self) -> Result<String> {
+        let name = format!("lucid-{}", uuid::Uuid::new_v4().simple());
+        self.s3().create_bucket().bucket(&name).send().await?;
+        Ok(name)
+    }
+
+    /// Creates a queue with a unique name and the given attributes; returns its URL.
+    pub async fn queue(&self, attributes: &[(&str, &str)]) -> Result<String> {
+        let name = format!("lucid-{}", uuid::Uuid::new_v4().simple());
+        let mut req = self.sqs().create_queue().queue_name(&name);
+        for (k, v) in attributes {
+            req = req.attributes(aws_sdk_sqs::types::QueueAttributeName::from(*k), *v);
+        }
+        let out = req.send().await?;
+        out.queue_url
+            .ok_or_else(|| anyhow!("create_queue returned no URL"))
+    }
+}
+
+/// The resident set size of this process in bytes (Linux `/proc/self/statm`).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
+    pages * page
+}

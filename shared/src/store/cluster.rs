@@ -189,6 +189,22 @@ impl LocalCluster {
         )
     }
 
+    /// A shell command line that stops the server (for watchdogs that outlive this process).
+    pub fn stop_command_line(&self, fast: bool) -> String {
+        let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+        let mode = if fast { "fast" } else { "immediate" };
+        let prefix = if self.as_postgres_user.is_some() {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        format!(
+            "{prefix}{} -D {} -m {mode} -w stop",
+            quote(&self.bin_dir.join("pg_ctl")),
+            quote(&self.data_dir())
+        )
+    }
+
     /// A connection string for database `dbname` (libpq key/value form, understood by tokio-postgres).
     pub fn connection_string(&self, dbname: &str) -> String {
         match self.listen {

@@ -4,6 +4,7 @@
 //! serialized by an advisory lock, so any number of cold-starting functions converge on one schema.
 
 pub mod cluster;
+pub mod index;
 
 use std::time::Duration;
 

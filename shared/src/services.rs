@@ -1,0 +1,141 @@
+//! Wiring: from a [`Config`] to connected services (database, blob store, queues), the same way for every
+//! binary. Functions require a configured database; the CLI falls back to the embedded default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blob::{BlobStore, DirBlobStore, S3BlobStore};
+use crate::config::{BlobConfig, Config, ConfigError, QueueConfig};
+use crate::embedded::{EmbeddedError, EmbeddedPostgres};
+use crate::queue::{MemoryQueue, Queue, SqsQueue};
+use crate::store::{Database, StoreError};
+
+/// Why start-up failed. Each variant displays as one line that says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(#[from] EmbeddedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a handler needs, built once per process (once per Lambda execution environment).
+pub struct Services {
+    pub config: Config,
+    pub db: Database,
+    pub blobs: Arc<dyn BlobStore>,
+    /// Layer fetch jobs (registry → blob store).
+    pub fetch_queue: Arc<dyn Queue>,
+    /// Feed diffs for the notifier.
+    pub notify_queue: Arc<dyn Queue>,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+/// Visibility timeout of in-process queues, matching the SQS queues of the deployment.
+const LOCAL_VISIBILITY: Duration = Duration::from_secs(300);
+
+impl Services {
+    /// For the Lambda functions: `DATABASE_URL` is required; migrations are applied (idempotently).
+    pub async fn for_function(config: Config) -> Result<Services, StartError> {
+        let url = config.require_database_url()?.to_owned();
+        Self::build(config, url, None).await
+    }
+
+    /// For the CLI and `lucid serve`: `DATABASE_URL` when set, else the embedded PostgreSQL.
+    pub async fn for_local(config: Config) -> Result<Services, StartError> {
+        match config.database_url.clone() {
+            Some(url) => Self::build(config, url, None).await,
+            None => {
+                let embedded = EmbeddedPostgres::start(&config.home).await?;
+                let url = embedded.database_url();
+                Self::build(config, url, Some(embedded)).await
+            }
+        }
+    }
+
+    async fn build(
+        config: Config,
+        url: String,
+        embedded: Option<EmbeddedPostgres>,
+    ) -> Result<Services, StartError> {
+        let db = Database::connect(&url, config.db_pool_size, config.db_connect_timeout).await?;
+        db.migrate().await?;
+        let needs_aws = matches!(config.blobs, BlobConfig::S3 { .. })
+            || matches!(config.queues, QueueConfig::Sqs { .. });
+        let sdk = if needs_aws {
+            Some(crate::aws::sdk_config(&config).await)
+        } else {
+            None
+        };
+        let blobs: Arc<dyn BlobStore> = match (&config.blobs, &sdk) {
+            (BlobConfig::S3 { bucket }, Some(sdk)) => Arc::new(S3BlobStore::new(
+                crate::aws::s3_client(sdk, config.s3_force_path_style),
+                bucket.clone(),
+            )),
+            (BlobConfig::Dir { path }, _) => Arc::new(DirBlobStore::new(path.clone())),
+            (BlobConfig::S3 { .. }, None) => unreachable_config()?,
+        };
+        let (fetch_queue, notify_queue): (Arc<dyn Queue>, Arc<dyn Queue>) =
+            match (&config.queues, &sdk) {
+                (
+                    QueueConfig::Sqs {
+                        fetch_queue_url,
+                        notify_queue_url,
+                    },
+                    Some(sdk),
+                ) => {
+                    let client = crate::aws::sqs_client(sdk);
+                    (
+                        sqs_or_local(&client, fetch_queue_url.as_deref(), "fetch"),
+                        sqs_or_local(&client, notify_queue_url.as_deref(), "notify"),
+                    )
+                }
+                _ => (
+                    Arc::new(MemoryQueue::new("fetch", LOCAL_VISIBILITY)),
+                    Arc::new(MemoryQueue::new("notify", LOCAL_VISIBILITY)),
+                ),
+            };
+        Ok(Services {
+            config,
+            db,
+            blobs,
+            fetch_queue,
+            notify_queue,
+            embedded,
+        })
+    }
+
+    /// Where the database is, for status output.
+    pub fn database_description(&self) -> String {
+        match &self.embedded {
+            Some(e) => format!("embedded PostgreSQL in {}", e.cluster().dir().display()),
+            None => "PostgreSQL at DATABASE_URL".to_owned(),
+        }
+    }
+
+    /// Releases the embedded server (stopping it when this was its last user).
+    pub async fn shutdown(self) -> Result<(), StartError> {
+        drop(self.db);
+        if let Some(e) = self.embedded {
+            e.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+fn sqs_or_local(client: &aws_sdk_sqs::Client, url: Option<&str>, name: &str) -> Arc<dyn Queue> {
+    match url {
+        Some(u) => Arc::new(SqsQueue::new(client.clone(), u)),
+        None => Arc::new(MemoryQueue::new(name, LOCAL_VISIBILITY)),
+    }
+}
+
+/// The SDK config is loaded whenever S3 is configured, so this cannot happen; kept as an error, not a panic.
+fn unreachable_config<T>() -> Result<T, StartError> {
+    Err(StartError::Config(ConfigError {
+        variable: "LUCID_BUCKET",
+        problem: "S3 configured but the AWS SDK was not initialised".into(),
+    }))
+}
