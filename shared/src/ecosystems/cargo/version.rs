@@ -161,6 +161,7 @@ process.stdout.write(out.map((l) => l + "\n").join(""));
             "install node and the npm package `semver` (`mkdir -p .ref && cd .ref && npm install semver` at the \
              repository root), or point LUCID_REF_NODE_MODULES at a node_modules holding `semver`",
         );
+        reference_tool::assert_covers(&verdicts, &["-1", "0", "1"]);
         let failures: Vec<String> = pairs
             .iter()
             .zip(&verdicts)

@@ -427,6 +427,7 @@ public class CompareVersions {
             &pairs,
             "install a Java runtime and Maven (`apt-get install -y default-jdk-headless maven`)",
         );
+        reference_tool::assert_covers(&verdicts, &["-1", "0", "1"]);
         let failures: Vec<String> = pairs
             .iter()
             .zip(&verdicts)

@@ -348,7 +348,15 @@ mod tests {
     /// `semver.compare`, default options) in one node process.
     #[test]
     fn agrees_with_node_semver() {
-        let pairs = reference_tool::generate((npm_like(), npm_like()), 4000);
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (npm_like(), npm_like()),
+                // Same version, other spelling: surrounding spaces, or a leading `v`.
+                1 => npm_like().prop_map(|a| (a.clone(), format!(" {a} "))),
+                1 => npm_like().prop_map(|a| (a.clone(), format!("v{}", a.trim_start()))),
+            ],
+            4000,
+        );
         let node_modules = reference_tool::node_modules();
         let script = r#"
 const semver = require(require("path").join(process.argv[1], "semver"));
@@ -374,6 +382,7 @@ process.stdout.write(out.map((l) => l + "\n").join(""));
             "install node and the npm package `semver` (`mkdir -p .ref && cd .ref && npm install semver` at the \
              repository root), or point LUCID_REF_NODE_MODULES at a node_modules holding `semver`",
         );
+        reference_tool::assert_covers(&verdicts, &["-1", "0", "1", "invalid ok", "ok invalid"]);
         let mut failures = Vec::new();
         for ((a, b), verdict) in pairs.iter().zip(&verdicts) {
             let ours = match (a.parse::<NpmVersion>(), b.parse::<NpmVersion>()) {

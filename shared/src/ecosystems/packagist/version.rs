@@ -544,6 +544,7 @@ while (($line = fgets(STDIN)) !== false) {
             &pairs,
             "install the PHP command line (`apt-get install -y php-cli`)",
         );
+        reference_tool::assert_covers(&verdicts, &["-1", "0", "1"]);
         let failures: Vec<String> = pairs
             .iter()
             .zip(&verdicts)

@@ -181,7 +181,14 @@ mod tests {
     /// Checks thousands of generated pairs against `packaging.version.Version` in one Python process.
     #[test]
     fn agrees_with_python_packaging() {
-        let pairs = reference_tool::generate((pep440_like(), pep440_like()), 4000);
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (pep440_like(), pep440_like()),
+                // Same version, other spelling: PEP 440 is case-insensitive.
+                1 => pep440_like().prop_map(|a| (a.clone(), a.to_uppercase())),
+            ],
+            4000,
+        );
         let script = r#"
 import sys
 from packaging.version import Version, InvalidVersion
@@ -204,6 +211,7 @@ for line in sys.stdin:
             &pairs,
             reference_tool::PYTHON_HINT_PACKAGING,
         );
+        reference_tool::assert_covers(&verdicts, &["-1", "0", "1", "invalid ok", "ok invalid"]);
         let mut failures = Vec::new();
         for ((a, b), verdict) in pairs.iter().zip(&verdicts) {
             let ours = match (a.parse::<Pep440Version>(), b.parse::<Pep440Version>()) {
@@ -264,6 +272,18 @@ pub(crate) mod reference_tool {
             .unwrap_or_else(|| repo_root().join(".ref/node_modules"))
     }
 
+    /// Fails unless every one of `wanted` occurs among the verdicts, so a batch that only ever compares
+    /// equal (or only invalid strings) cannot pass by accident.
+    pub fn assert_covers(verdicts: &[String], wanted: &[&str]) {
+        for want in wanted {
+            let count = verdicts.iter().filter(|v| v.as_str() == *want).count();
+            assert!(
+                count > 0,
+                "no generated pair gave the verdict {want:?}: the generator is too narrow"
+            );
+        }
+    }
+
     /// `count` values drawn from `strategy` with proptest's deterministic RNG, so a failure reproduces.
     pub fn generate<S: Strategy>(strategy: S, count: usize) -> Vec<S::Value> {
         let mut runner = TestRunner::deterministic();
@@ -308,16 +328,15 @@ pub(crate) mod reference_tool {
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
         let output = child.wait_with_output().expect("reference tool runs");
-        writer
-            .join()
-            .expect("writer thread")
-            .expect("reference tool reads its input");
+        // A tool that dies early (say, a missing package) breaks the pipe: report its exit first.
+        let written = writer.join().expect("writer thread");
         assert!(
             output.status.success(),
             "reference tool {} failed: {}\n{install_hint}",
             program.display(),
             String::from_utf8_lossy(&output.stderr)
         );
+        written.expect("reference tool reads its input");
         let verdicts: Vec<String> = String::from_utf8_lossy(&output.stdout)
             .lines()
             .map(str::to_owned)

@@ -300,6 +300,7 @@ end
             &pairs,
             "install Ruby (`apt-get install -y ruby`), whose RubyGems provides Gem::Version",
         );
+        reference_tool::assert_covers(&verdicts, &["-1", "0", "1", "invalid ok", "ok invalid"]);
         let mut failures = Vec::new();
         for ((a, b), verdict) in pairs.iter().zip(&verdicts) {
             let ours = match (a.parse::<GemVersion>(), b.parse::<GemVersion>()) {
