@@ -846,6 +846,35 @@ mod tests {
     }
 
     #[test]
+    fn ghsa_partial_npm_version_and_duplicate_package_entries() {
+        let records =
+            parse_record(include_bytes!("testdata/osv/npm/GHSA-r683-j2x4-v87g.json")).unwrap();
+        assert_eq!(
+            records.len(),
+            2,
+            "one record per affected entry, even for the same package"
+        );
+        assert_eq!(
+            records[0].ranges,
+            vec![range(Some("1.0"), Some("3.1.1"), None)]
+        );
+        assert_eq!(records[1].ranges, vec![range(None, Some("2.6.7"), None)]);
+        assert_eq!(records[0].normalized_severity, Severity::High); // CVSS 3.0 base score 8.8
+        assert_hits(
+            Ecosystem::Npm,
+            &records[0],
+            &["1.0.0", "2.6.7", "3.1.0"],
+            &["0.9.0", "3.1.1", "3.2.0"],
+        );
+        assert_hits(
+            Ecosystem::Npm,
+            &records[1],
+            &["0.9.0", "2.6.6"],
+            &["2.6.7", "3.0.0"],
+        );
+    }
+
+    #[test]
     fn ghsa_severity_word_when_no_vector() {
         let json = br#"{"id":"GHSA-test","affected":[{"package":{"ecosystem":"npm","name":"x"},
             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0.0"}]}]}],
@@ -993,8 +1022,8 @@ mod tests {
     fn walks_an_offline_folder_of_json_and_yaml() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/feeds/testdata/osv");
         let records = parse_directory(&root).unwrap();
-        // 3 crates.io (one withdrawn → 2), 3 Go (1 + 1 + 4), 3 PyPI (one withdrawn → 2), 3 npm (2 + 4 + 4).
-        assert_eq!(records.len(), 2 + 6 + 2 + 10);
+        // 3 crates.io (one withdrawn → 2), 3 Go (1 + 1 + 4), 3 PyPI (one withdrawn → 2), 4 npm (2 + 4 + 4 + 2).
+        assert_eq!(records.len(), 2 + 6 + 2 + 12);
         let names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names.first(),

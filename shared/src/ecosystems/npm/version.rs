@@ -207,16 +207,33 @@ impl NpmVersion {
     }
 }
 
+/// Parses like node-semver, then retries a partial version (`1`, `1.0`, `v1.0`) padded with `.0`: node
+/// rejects those, but real advisories carry them (GHSA-r683-j2x4-v87g has `introduced: "1.0"` for
+/// node-fetch) and osv.dev reads them as `1.0.0`.
+fn parse_padded(s: &str) -> Option<NpmVersion> {
+    if let Ok(version) = s.parse() {
+        return Some(version);
+    }
+    let trimmed = s.trim_matches(is_js_whitespace);
+    let numbers = trimmed.strip_prefix('v').unwrap_or(trimmed);
+    let parts = numbers.split('.').count();
+    if parts < 3 && numbers.split('.').all(is_numeric_identifier) {
+        let padded = format!("{numbers}{}", ".0".repeat(3 - parts));
+        return padded.parse().ok();
+    }
+    None
+}
+
 /// Compares two npm versions.
 ///
-/// Fallback: a string that is not a version sorts before every valid version; two invalid strings compare
-/// by their bytes.
+/// Partial versions (`1.0`) are padded first (see [`parse_padded`]). Fallback: a string that still is not
+/// a version sorts before every valid version; two invalid strings compare by their bytes.
 pub fn compare(a: &str, b: &str) -> Ordering {
-    match (a.parse::<NpmVersion>(), b.parse::<NpmVersion>()) {
-        (Ok(a), Ok(b)) => a.cmp(&b),
-        (Ok(_), Err(_)) => Ordering::Greater,
-        (Err(_), Ok(_)) => Ordering::Less,
-        (Err(_), Err(_)) => a.as_bytes().cmp(b.as_bytes()),
+    match (parse_padded(a), parse_padded(b)) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => a.as_bytes().cmp(b.as_bytes()),
     }
 }
 
@@ -257,7 +274,15 @@ mod tests {
 
     #[test]
     fn invalid_versions_sort_first_and_never_panic() {
-        for bad in ["", "1.2", "latest", "1.2.3.4", "01.2.3x", "1.2.3-"] {
+        assert_eq!(compare("1.0", "1.0.0"), Ordering::Equal);
+        assert_eq!(compare("v2", "1.9.9"), Ordering::Greater);
+        assert!(
+            "1.0".parse::<NpmVersion>().is_err(),
+            "node's semver.valid rejects partial versions"
+        );
+        for bad in [
+            "", "1.2.x", "latest", "1.2.3.4", "01.2.3x", "1.2.3-", "01.2",
+        ] {
             assert!(bad.parse::<NpmVersion>().is_err(), "{bad:?}");
             assert_eq!(compare(bad, "0.0.0"), Ordering::Less, "{bad:?}");
         }
