@@ -247,7 +247,7 @@ pub(crate) mod tests {
         let mut data = Vec::new();
         for (tag, kind, payload) in entries {
             if *kind == kind::INT32 {
-                while data.len() % 4 != 0 {
+                while !data.len().is_multiple_of(4) {
                     data.push(0);
                 }
             }

@@ -163,7 +163,7 @@ pub(crate) fn write_ndb(blobs: &[Vec<u8>]) -> Vec<u8> {
         blob.extend_from_slice(&1u32.to_le_bytes());
         blob.extend_from_slice(&(data.len() as u32).to_le_bytes());
         blob.extend_from_slice(data);
-        while (blob.len() as u64 + BLOB_TAIL_SIZE) % BLOCK_SIZE != 0 {
+        while !(blob.len() as u64 + BLOB_TAIL_SIZE).is_multiple_of(BLOCK_SIZE) {
             blob.push(0);
         }
         let mut checksum = Adler32::new();

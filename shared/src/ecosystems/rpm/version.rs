@@ -130,7 +130,7 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         .then_with(|| rpmvercmp(release_a.unwrap_or(""), release_b.unwrap_or("")))
 }
 
-/// Which kind of run a segment is.
+/// Bytes rpm skips between segments: everything but ASCII alphanumerics, `~` and `^`.
 fn is_separator(byte: u8) -> bool {
     !byte.is_ascii_alphanumeric() && byte != b'~' && byte != b'^'
 }
@@ -358,6 +358,19 @@ mod tests {
         for &(a, b, want) in RPM_SUITE {
             assert_eq!(sign(rpmvercmp(a, b)), want, "rpmvercmp({a:?}, {b:?})");
         }
+    }
+
+    /// Cases probed against rpm 4.18's `labelCompare` while writing the property test, kept with the
+    /// answers rpm gave (`(epoch, version, release)` triples written as EVR strings).
+    #[test]
+    fn cases_checked_against_rpm_label_compare() {
+        assert_eq!(rpmvercmp("1:0", "1.0"), Ordering::Equal);
+        assert_eq!(compare("1~-1", "1.0-1"), Ordering::Less);
+        assert_eq!(compare("1.0-a:b", "1.0-1"), Ordering::Less);
+        assert_eq!(compare("1-~", "1.0-1"), Ordering::Less);
+        assert_eq!(compare("^", "1.0-1"), Ordering::Less);
+        assert_eq!(compare("00:1-1", "0:1.0-1"), Ordering::Less);
+        assert_eq!(compare("1.0", "1.0-1"), Ordering::Less);
     }
 
     #[test]
