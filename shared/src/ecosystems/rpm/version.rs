@@ -489,12 +489,8 @@ sys.stdout.write('\n'.join(out) + '\n')
             input.push_str(b);
             input.push('\n');
         }
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        // A Python without the binding exits before reading: ignore the broken pipe, report below.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
         let output = child.wait_with_output().unwrap();
         assert!(
             output.status.success(),
