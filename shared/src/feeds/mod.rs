@@ -15,6 +15,8 @@
 //! Distro records: `ranges` is `[{fixed: v}]` for a fixed vulnerability and empty (every version) when no fix
 //! exists; "not affected" statements produce no record at all.
 
+pub mod oval;
+
 /// Why a feed could not be used. The updater records it and keeps the previous data live.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FeedError {
