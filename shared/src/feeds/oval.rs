@@ -530,12 +530,13 @@ fn parse_buffered(input: impl BufRead) -> Result<OvalDocument, OvalError> {
                 _ => {}
             },
             Event::End(_) => {
-                if depth >= 3 && section != Section::Other {
-                    if let Some(element) = open.pop() {
-                        match open.last_mut() {
-                            Some(parent) => parent.children.push(element),
-                            None => add_entry(&mut document, section, element)?,
-                        }
+                if depth >= 3
+                    && section != Section::Other
+                    && let Some(element) = open.pop()
+                {
+                    match open.last_mut() {
+                        Some(parent) => parent.children.push(element),
+                        None => add_entry(&mut document, section, element)?,
                     }
                 }
                 if depth == 2 {
