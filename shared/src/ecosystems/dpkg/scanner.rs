@@ -17,6 +17,23 @@ pub const STATUS_DIR: &str = "var/lib/dpkg/status.d/";
 
 const SCANNER_NAME: &str = "dpkg";
 
+/// Why a file is not a usable dpkg status file. Line numbers are 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusFileError {
+    #[error("contains NUL bytes: not a dpkg status file")]
+    Nul,
+    #[error("line {line}: not a `Field: value` line")]
+    NotAField { line: usize },
+    #[error("line {line}: continuation line outside any field")]
+    ContinuationOutsideField { line: usize },
+    #[error("line {line}: invalid field name {name:?}")]
+    InvalidFieldName { line: usize, name: String },
+    #[error("stanza at line {line}: no {field} field")]
+    MissingField { line: usize, field: &'static str },
+    #[error("stanza at line {line}: malformed Source field {value:?}")]
+    MalformedSource { line: usize, value: String },
+}
+
 /// Finds installed Debian packages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DpkgScanner;
@@ -48,7 +65,7 @@ impl PackageScanner for DpkgScanner {
         out: &mut LayerContents,
     ) -> Result<(), ScanError> {
         let packages = parse_status(contents, entry.path)
-            .map_err(|reason| ScanError::new(SCANNER_NAME, entry.path, reason))?;
+            .map_err(|e| ScanError::new(SCANNER_NAME, entry.path, e.to_string()))?;
         out.packages.extend(packages);
         Ok(())
     }
@@ -79,7 +96,7 @@ impl Stanza {
 
 /// Splits a deb822 document into stanzas. Accepts CRLF line ends; rejects NUL bytes, lines that are neither
 /// a field nor a continuation, and continuations before any field.
-fn parse_stanzas(text: &str) -> Result<Vec<Stanza>, String> {
+fn parse_stanzas(text: &str) -> Result<Vec<Stanza>, StatusFileError> {
     let mut stanzas = Vec::new();
     let mut current = Stanza::default();
     for (index, raw_line) in text.split('\n').enumerate() {
@@ -93,22 +110,20 @@ fn parse_stanzas(text: &str) -> Result<Vec<Stanza>, String> {
         }
         if line.starts_with([' ', '\t']) {
             let Some((_, value)) = current.fields.last_mut() else {
-                return Err(format!(
-                    "line {line_number}: continuation line outside any field"
-                ));
+                return Err(StatusFileError::ContinuationOutsideField { line: line_number });
             };
             value.push('\n');
             value.push_str(line.trim());
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(format!("line {line_number}: not a `Field: value` line"));
+            return Err(StatusFileError::NotAField { line: line_number });
         };
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(format!(
-                "line {line_number}: invalid field name {:.40?}",
-                name
-            ));
+            return Err(StatusFileError::InvalidFieldName {
+                line: line_number,
+                name: name.chars().take(40).collect(),
+            });
         }
         if current.fields.is_empty() {
             current.line = line_number;
@@ -132,7 +147,11 @@ fn is_installed(status: &str) -> bool {
 }
 
 /// `Source: name` or `Source: name (version)`.
-fn parse_source(value: &str, binary_version: &str) -> Result<SourcePackage, String> {
+fn parse_source(
+    value: &str,
+    binary_version: &str,
+    line: usize,
+) -> Result<SourcePackage, StatusFileError> {
     let value = value.trim();
     match value.split_once(char::is_whitespace) {
         None => Ok(SourcePackage {
@@ -146,7 +165,10 @@ fn parse_source(value: &str, binary_version: &str) -> Result<SourcePackage, Stri
                 .and_then(|v| v.strip_suffix(')'))
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("malformed Source field {value:.80?}"))?;
+                .ok_or_else(|| StatusFileError::MalformedSource {
+                    line,
+                    value: value.chars().take(80).collect(),
+                })?;
             Ok(SourcePackage {
                 name: name.to_owned(),
                 version: version.to_owned(),
@@ -161,9 +183,9 @@ fn parse_source(value: &str, binary_version: &str) -> Result<SourcePackage, Stri
 /// `Status` field are taken as installed (distroless files have none); stanzas whose status is not
 /// `… ok installed` are skipped. An installed stanza without `Package`, `Version` or `Architecture` is an
 /// error: dpkg never writes one, so the file is not what it claims to be.
-pub fn parse_status(contents: &[u8], path: &str) -> Result<Vec<Package>, String> {
+pub fn parse_status(contents: &[u8], path: &str) -> Result<Vec<Package>, StatusFileError> {
     if contents.contains(&0) {
-        return Err("contains NUL bytes: not a dpkg status file".to_owned());
+        return Err(StatusFileError::Nul);
     }
     // Field values we read are ASCII; descriptions of old packages may be Latin-1, which must not fail the scan.
     let text = String::from_utf8_lossy(contents);
@@ -174,18 +196,20 @@ pub fn parse_status(contents: &[u8], path: &str) -> Result<Vec<Package>, String>
         {
             continue;
         }
-        let field = |name: &str| {
+        let field = |name: &'static str| {
             stanza
                 .get(name)
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("stanza at line {}: no {name} field", stanza.line))
+                .ok_or(StatusFileError::MissingField {
+                    line: stanza.line,
+                    field: name,
+                })
         };
         let name = field("Package")?;
         let version = field("Version")?;
         let arch = field("Architecture")?;
         let source = match stanza.get("Source") {
-            Some(value) if !value.is_empty() => parse_source(value, version)
-                .map_err(|e| format!("stanza at line {}: {e}", stanza.line))?,
+            Some(value) if !value.is_empty() => parse_source(value, version, stanza.line)?,
             _ => SourcePackage {
                 name: name.to_owned(),
                 version: version.to_owned(),
@@ -406,6 +430,24 @@ Package: held\nStatus: hold ok installed\nVersion: 3.0\nArchitecture: arm64\n";
                 err.reason
             );
         }
+    }
+
+    #[test]
+    fn typed_errors_carry_the_line() {
+        assert_eq!(
+            parse_status(
+                b"Package: a\nVersion: 1\nArchitecture: all\n\ngarbage\n",
+                STATUS_PATH
+            ),
+            Err(StatusFileError::NotAField { line: 5 })
+        );
+        assert_eq!(
+            parse_status(b"\n\nPackage: a\nArchitecture: all\n", STATUS_PATH),
+            Err(StatusFileError::MissingField {
+                line: 3,
+                field: "Version"
+            })
+        );
     }
 
     #[test]
