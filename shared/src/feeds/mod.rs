@@ -16,6 +16,7 @@
 //! exists; "not affected" statements produce no record at all.
 
 pub mod osv;
+pub mod oval;
 
 /// Why a feed could not be used. The updater records it and keeps the previous data live.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
