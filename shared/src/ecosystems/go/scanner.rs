@@ -363,6 +363,62 @@ mod tests {
         obj.write().unwrap()
     }
 
+    /// Builds a minimal ELF64 *executable* (one PT_LOAD segment, a `.go.buildinfo` section at a non-zero
+    /// address) around `blob`. `go version -m` needs this: it maps the section address through the program
+    /// headers, which relocatable objects like [`elf_with_section`]'s lack.
+    fn executable_elf_with_build_info(blob: &[u8]) -> Vec<u8> {
+        const BASE: u64 = 0x40_0000;
+        const BLOB_OFFSET: usize = 128;
+        let shstrtab = b"\0.shstrtab\0.go.buildinfo\0";
+        let shstrtab_offset = BLOB_OFFSET + blob.len();
+        let section_headers_offset = (shstrtab_offset + shstrtab.len()).next_multiple_of(8);
+        let file_len = (section_headers_offset + 3 * 64) as u64;
+        let mut elf = Vec::new();
+        // ELF header.
+        elf.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+        elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        elf.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        elf.extend_from_slice(&1u32.to_le_bytes());
+        elf.extend_from_slice(&BASE.to_le_bytes()); // entry
+        elf.extend_from_slice(&64u64.to_le_bytes()); // program headers offset
+        elf.extend_from_slice(&(section_headers_offset as u64).to_le_bytes());
+        elf.extend_from_slice(&0u32.to_le_bytes());
+        for half in [64u16, 56, 1, 64, 3, 2] {
+            elf.extend_from_slice(&half.to_le_bytes());
+        }
+        // One PT_LOAD, read-write, mapping the whole file at BASE.
+        elf.extend_from_slice(&1u32.to_le_bytes());
+        elf.extend_from_slice(&6u32.to_le_bytes());
+        for word in [0, BASE, BASE, file_len, file_len, 0x1000] {
+            elf.extend_from_slice(&word.to_le_bytes());
+        }
+        elf.resize(BLOB_OFFSET, 0);
+        elf.extend_from_slice(blob);
+        elf.extend_from_slice(shstrtab);
+        elf.resize(section_headers_offset, 0);
+        let mut section_header = |name: u32,
+                                  kind: u32,
+                                  flags: u64,
+                                  addr: u64,
+                                  offset: usize,
+                                  size: usize,
+                                  align: u64| {
+            elf.extend_from_slice(&name.to_le_bytes());
+            elf.extend_from_slice(&kind.to_le_bytes());
+            for word in [flags, addr, offset as u64, size as u64] {
+                elf.extend_from_slice(&word.to_le_bytes());
+            }
+            elf.extend_from_slice(&[0; 8]); // link, info
+            elf.extend_from_slice(&align.to_le_bytes());
+            elf.extend_from_slice(&0u64.to_le_bytes());
+        };
+        section_header(0, 0, 0, 0, 0, 0, 0);
+        let blob_addr = BASE + BLOB_OFFSET as u64;
+        section_header(11, 1, 3, blob_addr, BLOB_OFFSET, blob.len(), 16); // .go.buildinfo, WA
+        section_header(1, 3, 0, 0, shstrtab_offset, shstrtab.len(), 1); // .shstrtab
+        elf
+    }
+
     /// Builds an inline-format build info blob (Go 1.18+) from a version and module-info text.
     fn inline_blob(version: &str, modinfo: &str) -> Vec<u8> {
         let mut blob = BUILD_INFO_MAGIC.to_vec();
@@ -607,6 +663,133 @@ mod tests {
         blob.truncate(500);
         let err = scan("usr/bin/k", &elf_with_section(b".go.buildinfo", &blob)).unwrap_err();
         assert!(err.reason.contains("truncated"), "{err}");
+    }
+
+    /// A module path such as `github.com/ab-c/d.e/v2`.
+    fn module_path_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[a-z]{1,8}\\.(com|org|io)(/[a-z0-9][a-z0-9._-]{0,10}){1,3}")
+            .unwrap()
+    }
+
+    /// A module version such as `v1.2.3` or a pseudo-version.
+    fn module_version_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex(
+            "v(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})\\.(0|[1-9][0-9]{0,2})(-0\\.[0-9]{14}-[0-9a-f]{12})?",
+        )
+        .unwrap()
+    }
+
+    /// One `mod`/`dep` line, optionally followed by a `=>` replacement line, with Go's 4-column layout.
+    fn module_lines_strategy(
+        kind: &'static str,
+    ) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy;
+        (
+            module_path_strategy(),
+            module_version_strategy(),
+            proptest::option::of((module_path_strategy(), module_version_strategy())),
+        )
+            .prop_map(move |(path, version, replacement)| {
+                let mut lines = format!("{kind}\t{path}\t{version}\th1:c3VtCg==\n");
+                if let Some((path, version)) = replacement {
+                    lines.push_str(&format!("=>\t{path}\t{version}\th1:cmVwbGFjZWQK\n"));
+                }
+                lines
+            })
+    }
+
+    /// A whole module-info text: `path`, optional `mod`, up to 6 deps, a `build` line.
+    fn modinfo_strategy() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+        use proptest::strategy::Strategy;
+        (
+            proptest::string::string_regex("go1\\.(1[89]|2[0-5])(\\.[0-9]{1,2})?").unwrap(),
+            module_path_strategy(),
+            proptest::option::of(module_lines_strategy("mod")),
+            proptest::collection::vec(module_lines_strategy("dep"), 0..6),
+        )
+            .prop_map(|(version, path, main, deps)| {
+                let mut modinfo = format!("path\t{path}/cmd/app\n");
+                modinfo.push_str(&main.unwrap_or_default());
+                modinfo.extend(deps);
+                modinfo.push_str("build\t-compiler=gc\n");
+                (version, modinfo)
+            })
+    }
+
+    /// Checks the decoder against the Go toolchain's own reader (`go version -m`, which uses
+    /// `debug/buildinfo`): thousands of generated build-info blobs, each wrapped in an ELF file, all read by
+    /// one `go` process.
+    #[test]
+    fn decoder_matches_go_version_m() {
+        use proptest::strategy::{Strategy, ValueTree};
+        const CASES: usize = 2000;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::with_capacity(CASES);
+        for i in 0..CASES {
+            let (version, modinfo) = modinfo_strategy().new_tree(&mut runner).unwrap().current();
+            let blob = inline_blob(&version, &modinfo);
+            let file = dir.path().join(format!("bin{i}"));
+            let elf = executable_elf_with_build_info(&blob);
+            // Our scanner reads the same file the reference reads.
+            assert_eq!(scan("bin/app", &elf).unwrap().len(), {
+                let info = decode_build_info(&blob).unwrap();
+                1 + usize::from(info.main.is_some()) + info.deps.len()
+            });
+            std::fs::write(&file, elf).unwrap();
+            // `go version` skips files without an execute bit.
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            files.push((file, blob));
+        }
+        let output = std::process::Command::new("go")
+            .args(["version", "-m"])
+            .args(files.iter().map(|(file, _)| file))
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the reference tool `go` is not runnable ({e}); install the Go toolchain, \
+                     e.g. `apt-get install -y golang-go`"
+                )
+            });
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            output.status.success(),
+            "go version -m failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Split Go's report into one record per file: `<file>: <go version>` then tab-indented lines.
+        let mut records: Vec<(String, String)> = Vec::new();
+        for line in stdout.lines() {
+            if let Some(indented) = line.strip_prefix('\t') {
+                let (_, text) = records.last_mut().unwrap();
+                text.push_str(indented);
+                text.push('\n');
+            } else {
+                let (_, version) = line.rsplit_once(": ").unwrap();
+                records.push((version.to_owned(), String::new()));
+            }
+        }
+        assert_eq!(
+            records.len(),
+            CASES,
+            "one record per file; go said: {}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for ((file, blob), (go_version, go_modinfo)) in files.iter().zip(&records) {
+            let ours = decode_build_info(blob).unwrap();
+            let (go_main, go_deps) = parse_modinfo(go_modinfo).unwrap();
+            let reference = BuildInfo {
+                go_version: go_version.clone(),
+                main: go_main,
+                deps: go_deps,
+            };
+            assert_eq!(ours, reference, "{}:\n{go_modinfo}", file.display());
+        }
     }
 
     #[test]
