@@ -28,10 +28,79 @@ pub mod ubuntu;
 use std::cmp::Ordering;
 
 use crate::model::Ecosystem;
+use crate::scanner::PackageScanner;
 
 /// Compares two versions under the ecosystem's rules. Total and panic-free on any input: unparsable
-/// versions compare by a documented fallback inside each comparator.
+/// versions compare by the fallback documented in each comparator (they sort before valid ones, so an
+/// unreadable installed version is reported rather than hidden).
 pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
-    let _ = ecosystem;
-    a.cmp(b)
+    match ecosystem {
+        Ecosystem::Dpkg => dpkg::version::compare(a, b),
+        Ecosystem::Apk => apk::version::compare(a, b),
+        Ecosystem::Rpm => rpm::version::compare(a, b),
+        Ecosystem::PyPI => python::version::compare(a, b),
+        Ecosystem::Npm => npm::version::compare(a, b),
+        Ecosystem::Go => go::version::compare(a, b),
+        Ecosystem::Maven => maven::version::compare(a, b),
+        Ecosystem::RubyGems => rubygems::version::compare(a, b),
+        Ecosystem::Cargo => cargo::version::compare(a, b),
+        Ecosystem::Packagist => packagist::version::compare(a, b),
+        Ecosystem::NuGet => nuget::version::compare(a, b),
+    }
+}
+
+/// Every package scanner, in the order the layer reader offers entries to them. Registering an ecosystem's
+/// scanner is one line here.
+pub fn default_scanners() -> Vec<Box<dyn PackageScanner>> {
+    vec![
+        Box::new(distribution::scanner::DistributionScanner),
+        Box::new(dpkg::scanner::DpkgScanner),
+        Box::new(apk::scanner::ApkScanner),
+        Box::new(rpm::scanner::RpmScanner),
+        Box::new(python::scanner::PythonScanner),
+        Box::new(npm::scanner::NpmScanner),
+        Box::new(go::scanner::GoBinaryScanner),
+        Box::new(maven::scanner::MavenScanner),
+        Box::new(rubygems::scanner::RubyGemsScanner),
+        Box::new(cargo::scanner::CargoAuditableScanner),
+        Box::new(packagist::scanner::PackagistScanner),
+        Box::new(nuget::scanner::NuGetScanner),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatches_to_each_ecosystems_ordering() {
+        // Pairs whose order differs from plain string order in that ecosystem.
+        let cases = [
+            (Ecosystem::Dpkg, "1.0~rc1-1", "1.0-1"),
+            (Ecosystem::Apk, "1.2.3_rc1-r0", "1.2.3-r0"),
+            (Ecosystem::Rpm, "1.0~rc1-1", "1.0-1"),
+            (Ecosystem::PyPI, "1.0rc1", "1.0"),
+            (Ecosystem::Npm, "1.0.0-rc.1", "1.0.0"),
+            (Ecosystem::Go, "v1.9.0", "v1.10.0"),
+            (Ecosystem::Maven, "1.0-alpha-1", "1.0"),
+            (Ecosystem::RubyGems, "1.0.a", "1.0"),
+            (Ecosystem::Cargo, "1.0.0-alpha", "1.0.0"),
+            (Ecosystem::Packagist, "1.0.0-beta", "1.0.0"),
+            (Ecosystem::NuGet, "1.0.0-beta", "1.0.0"),
+        ];
+        for (eco, older, newer) in cases {
+            assert_eq!(compare_versions(eco, older, newer), Ordering::Less, "{eco}: {older} < {newer}");
+            assert_eq!(compare_versions(eco, newer, older), Ordering::Greater, "{eco}");
+        }
+    }
+
+    #[test]
+    fn scanner_names_are_unique() {
+        let scanners = default_scanners();
+        let mut names: Vec<&str> = scanners.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "{names:?}");
+    }
 }

@@ -493,20 +493,9 @@ fn convert(record: OsvRecord) -> Result<Vec<Vulnerability>, FeedError> {
     Ok(vulnerabilities)
 }
 
-/// Compares two versions of a language ecosystem with its comparator (`ecosystems::<lang>::version`). OS
-/// package formats are not OSV's business here and compare by bytes.
+/// Compares two versions with the ecosystem's comparator (see [`ecosystems::compare_versions`]).
 pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
-    match ecosystem {
-        Ecosystem::PyPI => ecosystems::python::version::compare(a, b),
-        Ecosystem::Npm => ecosystems::npm::version::compare(a, b),
-        Ecosystem::Go => ecosystems::go::version::compare(a, b),
-        Ecosystem::Maven => ecosystems::maven::version::compare(a, b),
-        Ecosystem::RubyGems => ecosystems::rubygems::version::compare(a, b),
-        Ecosystem::Cargo => ecosystems::cargo::version::compare(a, b),
-        Ecosystem::Packagist => ecosystems::packagist::version::compare(a, b),
-        Ecosystem::NuGet => ecosystems::nuget::version::compare(a, b),
-        Ecosystem::Dpkg | Ecosystem::Apk | Ecosystem::Rpm => a.as_bytes().cmp(b.as_bytes()),
-    }
+    ecosystems::compare_versions(ecosystem, a, b)
 }
 
 /// Whether `version` of the record's package is affected, with OSV's semantics: listed in `versions`, or
