@@ -1,0 +1,298 @@
+//! End to end: layer blobs of a multi-layer image uploaded to the S3 emulator, the bucket's notifications
+//! delivered through real SQS, the SQS event handed to the indexer as Lambda would, and the IndexReport read
+//! back from PostgreSQL and checked package by package.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use aws_sdk_s3::types::{
+    Event, NotificationConfiguration, QueueConfiguration,
+};
+use lucid::blob::{BlobKey, BlobStore, S3BlobStore};
+use lucid::indexer::Indexer;
+use lucid::model::{Digest, IndexState, LayerRef, Manifest};
+use serde_json::{Value, json};
+
+const ECOSYSTEMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/src/ecosystems");
+
+fn testdata(rel: &str) -> Vec<u8> {
+    std::fs::read(format!("{ECOSYSTEMS}/{rel}")).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A tar of (path, contents) regular files; a `None` content makes an empty whiteout marker.
+fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd_of(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+fn manifest_of(layers: &[&[u8]]) -> Manifest {
+    let refs: Vec<LayerRef> = layers
+        .iter()
+        .map(|b| LayerRef {
+            hash: Digest::sha256_of(b),
+            uri: String::new(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut id = Vec::new();
+    for l in &refs {
+        id.extend_from_slice(l.hash.to_string().as_bytes());
+    }
+    Manifest {
+        hash: Digest::sha256_of(&id),
+        layers: refs,
+    }
+}
+
+struct Stack {
+    indexer: Indexer,
+    store: Arc<S3BlobStore>,
+    queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn stack() -> Result<Stack> {
+    let moto = harness::moto()?;
+    let db = harness::database().await?;
+    let bucket = moto.bucket().await?;
+    let queue_url = moto.queue(&[]).await?;
+    let sqs = moto.sqs();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .context("queue ARN")?;
+    moto.s3()
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .queue_arn(arn)
+                        .events(Event::S3ObjectCreated)
+                        .build()?,
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+    let store = Arc::new(S3BlobStore::new(moto.s3(), bucket));
+    let indexer = Indexer::new(db, store.clone());
+    Ok(Stack {
+        indexer,
+        store,
+        queue_url,
+        sqs,
+    })
+}
+
+impl Stack {
+    /// Receives every pending notification and hands them to the indexer as one Lambda SQS event.
+    async fn deliver(&self) -> Result<Value> {
+        let mut records = Vec::new();
+        for _ in 0..10 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?;
+            let msgs = out.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                break;
+            }
+            for m in msgs {
+                // The record shape the Lambda SQS event source delivers.
+                records.push(json!({
+                    "messageId": m.message_id.clone().unwrap_or_default(),
+                    "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
+                    "body": m.body.clone().unwrap_or_default(),
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "1764331200000",
+                        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                        "ApproximateFirstReceiveTimestamp": "1764331200001"
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body.clone().unwrap_or_default(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lucid-index",
+                    "awsRegion": "us-east-1"
+                }));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await?;
+            }
+        }
+        let event = json!({ "Records": records });
+        Ok(self.indexer.handle_event(&event).await?)
+    }
+
+    async fn upload(&self, blob: &[u8]) -> Result<()> {
+        self.store
+            .put(&BlobKey::layer(&Digest::sha256_of(blob)), blob.to_vec().into())
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn multi_layer_image_is_indexed_package_by_package() -> Result<()> {
+    let s = stack().await?;
+    // Base: Debian bookworm's real dpkg database and os-release (gzip).
+    let base = gzip(&tar_of(&[
+        ("etc/os-release", testdata("distribution/testdata/debian-12.os-release")),
+        ("var/lib/dpkg/status", testdata("dpkg/testdata/bookworm-minbase-status")),
+    ]));
+    // Then language packages (zstd): a wheel's METADATA and an npm package.
+    let apps = zstd_of(&tar_of(&[
+        (
+            "usr/lib/python3/dist-packages/PyYAML-6.0.4.dist-info/METADATA",
+            testdata("python/testdata/scanner/pyyaml-6.0.4.dist-info.METADATA"),
+        ),
+        (
+            "app/node_modules/lodash/package.json",
+            testdata("npm/testdata/scanner/node_modules/lodash/package.json"),
+        ),
+    ]));
+    // Then a layer that deletes the npm package (whiteout), uncompressed.
+    let cleanup = tar_of(&[("app/node_modules/.wh.lodash", Vec::new())]);
+    let manifest = manifest_of(&[&base, &apps, &cleanup]);
+
+    let reg = s.indexer.submit_manifest(&manifest).await?;
+    assert_eq!(reg.state, IndexState::FetchLayers);
+    assert_eq!(reg.layers_to_scan.len(), 3);
+    for blob in [&base, &apps, &cleanup] {
+        s.upload(blob).await?;
+    }
+    let resp = s.deliver().await?;
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+
+    let report = s
+        .indexer
+        .index_report(&manifest.hash)
+        .await?
+        .context("no report")?;
+    assert_eq!(report.state, "IndexFinished", "{}", report.err);
+    assert!(report.success);
+    let dist = report.distributions.values().next().context("no distribution")?;
+    assert_eq!(dist.did, "debian");
+    assert_eq!(dist.version_id, "12");
+
+    let find = |name: &str| report.packages.values().find(|p| p.name == name);
+    let libc = find("libc6").context("libc6 missing")?;
+    assert_eq!(libc.version, "2.36-9+deb12u14");
+    assert_eq!(libc.source.as_ref().map(|s| s.name.as_str()), Some("glibc"));
+    let dpkg_count = report.packages.values().filter(|p| p.ecosystem == "dpkg").count();
+    assert_eq!(dpkg_count, 88);
+    let pyyaml = report
+        .packages
+        .values()
+        .find(|p| p.ecosystem == "pypi")
+        .context("PyYAML missing")?;
+    assert_eq!(pyyaml.version, "6.0.4");
+    assert!(find("lodash").is_none(), "lodash was whited out");
+
+    // Each package records the layer that introduced it.
+    let libc_env = &report.environments[&libc.id][0];
+    assert_eq!(libc_env.introduced_in, manifest.layers[0].hash.to_string());
+    assert_eq!(libc_env.package_db, "var/lib/dpkg/status");
+    let py_env = &report.environments[&pyyaml.id][0];
+    assert_eq!(py_env.introduced_in, manifest.layers[1].hash.to_string());
+
+    // A second image sharing the base layer finishes without re-reading it.
+    let other = manifest_of(&[&base]);
+    let reg = s.indexer.submit_manifest(&other).await?;
+    assert_eq!(reg.state, IndexState::IndexFinished);
+    assert!(reg.layers_to_scan.is_empty());
+
+    // Duplicate delivery of the same notifications changes nothing.
+    for blob in [&base] {
+        s.upload(blob).await?;
+    }
+    let resp = s.deliver().await?;
+    assert_eq!(resp["batchItemFailures"], json!([]));
+    let again = s.indexer.index_report(&manifest.hash).await?.context("report")?;
+    assert_eq!(again.packages.len(), report.packages.len());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_corrupt_layer_fails_its_manifest_only() -> Result<()> {
+    let s = stack().await?;
+    let good = gzip(&tar_of(&[(
+        "etc/os-release",
+        testdata("distribution/testdata/debian-12.os-release"),
+    )]));
+    let mut corrupt = gzip(&tar_of(&[(
+        "var/lib/dpkg/status",
+        testdata("dpkg/testdata/bookworm-minbase-status"),
+    )]));
+    corrupt.truncate(corrupt.len() / 2);
+    let bad_manifest = manifest_of(&[&good, &corrupt]);
+    let good_manifest = manifest_of(&[&good]);
+    s.indexer.submit_manifest(&bad_manifest).await?;
+    s.indexer.submit_manifest(&good_manifest).await?;
+    s.upload(&good).await?;
+    s.upload(&corrupt).await?;
+    let resp = s.deliver().await?;
+    // A corrupt layer is not worth retrying: no batch item failure.
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+
+    let bad = s.indexer.index_report(&bad_manifest.hash).await?.context("report")?;
+    assert_eq!(bad.state, "IndexError");
+    assert!(!bad.success);
+    assert!(bad.err.contains(&manifest_of(&[&corrupt]).layers[0].hash.to_string()), "{}", bad.err);
+    assert!(bad.err.contains("truncated"), "{}", bad.err);
+    let good = s.indexer.index_report(&good_manifest.hash).await?.context("report")?;
+    assert_eq!(good.state, "IndexFinished");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_blob_that_does_not_match_its_digest_fails_with_that_reason() -> Result<()> {
+    let s = stack().await?;
+    let real = gzip(&tar_of(&[("etc/hostname", b"x\n".to_vec())]));
+    let manifest = manifest_of(&[&real]);
+    s.indexer.submit_manifest(&manifest).await?;
+    // Upload different bytes under the layer's key.
+    let other = gzip(&tar_of(&[("etc/hostname", b"y\n".to_vec())]));
+    s.store
+        .put(&BlobKey::layer(&manifest.layers[0].hash), other.into())
+        .await?;
+    s.deliver().await?;
+    let report = s.indexer.index_report(&manifest.hash).await?.context("report")?;
+    assert_eq!(report.state, "IndexError");
+    assert!(report.err.contains("digest mismatch"), "{}", report.err);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    Ok(())
+}
