@@ -87,3 +87,21 @@ pub trait PackageScanner: Send + Sync {
         false
     }
 }
+
+/// The index state of a scanner set, as Clair reports it at `GET /indexer/api/v1/index_state`: the
+/// lowercase hex sha256 of the scanners' `name@version` lines, sorted bytewise, each line ending in `\n`
+/// (duplicates kept). Sorting makes it independent of registration order; any name or version change
+/// changes it, which tells clients that stored index reports are stale and images must be re-indexed.
+pub fn index_state(scanners: &[&dyn PackageScanner]) -> String {
+    use sha2::Digest as _;
+    let mut lines: Vec<String> = scanners
+        .iter()
+        .map(|s| format!("{}@{}\n", s.name(), s.version()))
+        .collect();
+    lines.sort_unstable();
+    let mut hasher = sha2::Sha256::new();
+    for line in &lines {
+        hasher.update(line.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}

@@ -1,1 +1,16 @@
-//! (being written)
+//! Layer indexing: read one layer blob once and let the scanners see it ([`reader`]), then combine the
+//! per-layer results of a manifest into one Clair-shaped [`IndexReport`](crate::model::IndexReport)
+//! ([`coalesce`]).
+//!
+//! As in Clair, layers are never stacked into a merged filesystem: each layer is scanned in isolation (so a
+//! layer shared by many images is scanned once per scanner set) and the stacking rules — newest package
+//! database wins, whiteouts hide lower files — are applied afterwards on the small per-layer results.
+
+pub mod coalesce;
+pub mod reader;
+
+pub use coalesce::coalesce;
+pub use reader::{Compression, LayerError, LayerLimits, LayerScan, read_layer};
+
+#[cfg(test)]
+mod tests;
