@@ -9,6 +9,7 @@ pub mod config;
 pub mod ecosystems;
 pub mod embedded;
 pub mod feeds;
+pub mod indexer;
 pub mod layer;
 pub mod model;
 pub mod queue;

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws_sdk_s3::types::{
-    Event, NotificationConfiguration, QueueConfiguration,
-};
+use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use lucid::blob::{BlobKey, BlobStore, S3BlobStore};
 use lucid::indexer::Indexer;
 use lucid::model::{Digest, IndexState, LayerRef, Manifest};
@@ -83,7 +81,10 @@ async fn stack() -> Result<Stack> {
         .send()
         .await?
         .attributes
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
         .context("queue ARN")?;
     moto.s3()
         .put_bucket_notification_configuration()
@@ -159,7 +160,10 @@ impl Stack {
 
     async fn upload(&self, blob: &[u8]) -> Result<()> {
         self.store
-            .put(&BlobKey::layer(&Digest::sha256_of(blob)), blob.to_vec().into())
+            .put(
+                &BlobKey::layer(&Digest::sha256_of(blob)),
+                blob.to_vec().into(),
+            )
             .await?;
         Ok(())
     }
@@ -170,8 +174,14 @@ async fn multi_layer_image_is_indexed_package_by_package() -> Result<()> {
     let s = stack().await?;
     // Base: Debian bookworm's real dpkg database and os-release (gzip).
     let base = gzip(&tar_of(&[
-        ("etc/os-release", testdata("distribution/testdata/debian-12.os-release")),
-        ("var/lib/dpkg/status", testdata("dpkg/testdata/bookworm-minbase-status")),
+        (
+            "etc/os-release",
+            testdata("distribution/testdata/debian-12.os-release"),
+        ),
+        (
+            "var/lib/dpkg/status",
+            testdata("dpkg/testdata/bookworm-minbase-status"),
+        ),
     ]));
     // Then language packages (zstd): a wheel's METADATA and an npm package.
     let apps = zstd_of(&tar_of(&[
@@ -204,7 +214,11 @@ async fn multi_layer_image_is_indexed_package_by_package() -> Result<()> {
         .context("no report")?;
     assert_eq!(report.state, "IndexFinished", "{}", report.err);
     assert!(report.success);
-    let dist = report.distributions.values().next().context("no distribution")?;
+    let dist = report
+        .distributions
+        .values()
+        .next()
+        .context("no distribution")?;
     assert_eq!(dist.did, "debian");
     assert_eq!(dist.version_id, "12");
 
@@ -212,7 +226,11 @@ async fn multi_layer_image_is_indexed_package_by_package() -> Result<()> {
     let libc = find("libc6").context("libc6 missing")?;
     assert_eq!(libc.version, "2.36-9+deb12u14");
     assert_eq!(libc.source.as_ref().map(|s| s.name.as_str()), Some("glibc"));
-    let dpkg_count = report.packages.values().filter(|p| p.ecosystem == "dpkg").count();
+    let dpkg_count = report
+        .packages
+        .values()
+        .filter(|p| p.ecosystem == "dpkg")
+        .count();
     assert_eq!(dpkg_count, 88);
     let pyyaml = report
         .packages
@@ -241,7 +259,11 @@ async fn multi_layer_image_is_indexed_package_by_package() -> Result<()> {
     }
     let resp = s.deliver().await?;
     assert_eq!(resp["batchItemFailures"], json!([]));
-    let again = s.indexer.index_report(&manifest.hash).await?.context("report")?;
+    let again = s
+        .indexer
+        .index_report(&manifest.hash)
+        .await?
+        .context("report")?;
     assert_eq!(again.packages.len(), report.packages.len());
     Ok(())
 }
@@ -268,12 +290,25 @@ async fn a_corrupt_layer_fails_its_manifest_only() -> Result<()> {
     // A corrupt layer is not worth retrying: no batch item failure.
     assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
 
-    let bad = s.indexer.index_report(&bad_manifest.hash).await?.context("report")?;
+    let bad = s
+        .indexer
+        .index_report(&bad_manifest.hash)
+        .await?
+        .context("report")?;
     assert_eq!(bad.state, "IndexError");
     assert!(!bad.success);
-    assert!(bad.err.contains(&manifest_of(&[&corrupt]).layers[0].hash.to_string()), "{}", bad.err);
+    assert!(
+        bad.err
+            .contains(&manifest_of(&[&corrupt]).layers[0].hash.to_string()),
+        "{}",
+        bad.err
+    );
     assert!(bad.err.contains("truncated"), "{}", bad.err);
-    let good = s.indexer.index_report(&good_manifest.hash).await?.context("report")?;
+    let good = s
+        .indexer
+        .index_report(&good_manifest.hash)
+        .await?
+        .context("report")?;
     assert_eq!(good.state, "IndexFinished");
     Ok(())
 }
@@ -290,7 +325,11 @@ async fn a_blob_that_does_not_match_its_digest_fails_with_that_reason() -> Resul
         .put(&BlobKey::layer(&manifest.layers[0].hash), other.into())
         .await?;
     s.deliver().await?;
-    let report = s.indexer.index_report(&manifest.hash).await?.context("report")?;
+    let report = s
+        .indexer
+        .index_report(&manifest.hash)
+        .await?
+        .context("report")?;
     assert_eq!(report.state, "IndexError");
     assert!(report.err.contains("digest mismatch"), "{}", report.err);
     tokio::time::sleep(Duration::from_millis(1)).await;

@@ -89,8 +89,16 @@ mod tests {
             (Ecosystem::NuGet, "1.0.0-beta", "1.0.0"),
         ];
         for (eco, older, newer) in cases {
-            assert_eq!(compare_versions(eco, older, newer), Ordering::Less, "{eco}: {older} < {newer}");
-            assert_eq!(compare_versions(eco, newer, older), Ordering::Greater, "{eco}");
+            assert_eq!(
+                compare_versions(eco, older, newer),
+                Ordering::Less,
+                "{eco}: {older} < {newer}"
+            );
+            assert_eq!(
+                compare_versions(eco, newer, older),
+                Ordering::Greater,
+                "{eco}"
+            );
         }
     }
 

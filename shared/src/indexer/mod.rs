@@ -34,7 +34,10 @@ pub enum IndexError {
 /// What happened to one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerOutcome {
-    Indexed { packages: usize, warnings: usize },
+    Indexed {
+        packages: usize,
+        warnings: usize,
+    },
     AlreadyIndexed,
     /// The layer is unusable; the reason is stored and reported in its manifests' IndexReports.
     Failed(String),
@@ -79,7 +82,10 @@ impl Indexer {
         &self,
         manifest: &Manifest,
     ) -> Result<ManifestRegistration, IndexError> {
-        let mut reg = self.store.register_manifest(manifest, &self.index_state).await?;
+        let mut reg = self
+            .store
+            .register_manifest(manifest, &self.index_state)
+            .await?;
         if reg.layers_to_scan.is_empty()
             && !reg.state.is_terminal()
             && let Some(state) = self
@@ -100,7 +106,11 @@ impl Indexer {
     pub async fn index_layer(&self, digest: &Digest) -> Result<LayerOutcome, IndexError> {
         let span = tracing::info_span!("index_layer", layer = %digest);
         let _guard = span.enter();
-        let outcome = if self.store.begin_layer_scan(digest, &self.index_state).await? {
+        let outcome = if self
+            .store
+            .begin_layer_scan(digest, &self.index_state)
+            .await?
+        {
             self.scan(digest).await?
         } else {
             LayerOutcome::AlreadyIndexed
@@ -162,7 +172,9 @@ impl Indexer {
                 })
             }
             // The blob store failed mid-stream: retry later; the claim is re-taken on redelivery.
-            Err(LayerError::Read { source, .. }) => Err(IndexError::Interrupted(source.to_string())),
+            Err(LayerError::Read { source, .. }) => {
+                Err(IndexError::Interrupted(source.to_string()))
+            }
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(reason = %reason, "layer failed");
@@ -194,7 +206,10 @@ impl Indexer {
                 .get("messageId")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let body = record.get("body").and_then(Value::as_str).unwrap_or_default();
+            let body = record
+                .get("body")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let parsed: Value = match serde_json::from_str(body) {
                 Ok(v) => v,
                 Err(e) => {

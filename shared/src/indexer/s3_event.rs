@@ -57,7 +57,10 @@ pub fn created_objects_from_value(v: &Value) -> Result<Vec<CreatedObject>, S3Eve
             index,
             reason: reason.to_owned(),
         };
-        let name = r.get("eventName").and_then(Value::as_str).unwrap_or_default();
+        let name = r
+            .get("eventName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !name.starts_with("ObjectCreated:") {
             continue;
         }
@@ -115,7 +118,10 @@ mod tests {
         assert_eq!(objs[0].layer_digest().unwrap().to_string(), LAYER);
         // moto encodes '/' too.
         let body = aws_event(&format!("layers%2F{}", LAYER.replace(':', "%3A")));
-        assert_eq!(created_objects(&body).unwrap()[0].key, format!("layers/{LAYER}"));
+        assert_eq!(
+            created_objects(&body).unwrap()[0].key,
+            format!("layers/{LAYER}")
+        );
     }
 
     #[test]
@@ -133,7 +139,10 @@ mod tests {
             r#"{{"Records":[{{"eventName":"ObjectCreated:CompleteMultipartUpload","s3":{{"bucket":{{"name":"b"}},"object":{{"key":"layers/{LAYER}"}}}}}}]}}"#
         );
         assert_eq!(created_objects(&minimal).unwrap().len(), 1);
-        assert!(matches!(created_objects("not json"), Err(S3EventError::NotJson(_))));
+        assert!(matches!(
+            created_objects("not json"),
+            Err(S3EventError::NotJson(_))
+        ));
         assert!(created_objects(r#"{"Records":{}}"#).is_err());
         assert!(created_objects(r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#).is_err());
         let removed = r#"{"Records":[{"eventName":"ObjectRemoved:Delete","s3":{}}]}"#;
