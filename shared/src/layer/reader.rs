@@ -316,7 +316,8 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// The decompressor picked by [`Compression::sniff`].
 enum Decompressor<R: BufRead> {
-    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    /// Boxed: the inflate state is large and the enum lives on the stack of the reader chain.
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
     Plain(R),
 }
@@ -435,7 +436,9 @@ fn read_tar<R: Read>(
     let buffered =
         BufReader::with_capacity(READ_BUFFER_BYTES, io::Cursor::new(magic).chain(hashing));
     let decompressor = match compression {
-        Compression::Gzip => Decompressor::Gzip(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Gzip => {
+            Decompressor::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+        }
         Compression::Zstd => {
             let mut decoder = zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| {
                 LayerError::CorruptCompression {

@@ -62,7 +62,10 @@ fn layers(contents: Vec<LayerContents>) -> Vec<(Digest, LayerContents)> {
 }
 
 /// (name, version, [(package_db, introduced_in layer index)]) for every reported package, sorted.
-fn summary(report: &IndexReport) -> Vec<(String, String, Vec<(String, usize)>)> {
+/// (name, version, [(package_db, introduced_in layer index)]).
+type Row = (String, String, Vec<(String, usize)>);
+
+fn summary(report: &IndexReport) -> Vec<Row> {
     let index_of = |d: &str| {
         (0..10u8)
             .find(|n| layer_digest(*n).to_string() == d)
