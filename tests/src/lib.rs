@@ -154,13 +154,12 @@ fn moto_binary() -> Result<PathBuf> {
     if local.is_file() {
         return Ok(local);
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(found) = std::env::split_paths(&path)
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(found) = std::env::split_paths(&path)
             .map(|d| d.join("moto_server"))
             .find(|p| p.is_file())
-        {
-            return Ok(found);
-        }
+    {
+        return Ok(found);
     }
     bail!(
         "moto's server was not found. Install it with \
