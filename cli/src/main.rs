@@ -20,6 +20,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Find what is installed in an unpacked root filesystem (a directory such as `/`): OS packages,
+    /// language packages, the distribution. Prints the inventory (vulnerability matching: `scan`, to come).
+    Index {
+        /// The root directory to read (symlinks are not followed; other file systems are not entered).
+        path: std::path::PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Apply database migrations (on DATABASE_URL, or the embedded PostgreSQL) and exit.
     Migrate,
     /// The embedded PostgreSQL used when DATABASE_URL is unset.
@@ -27,6 +36,14 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A readable table.
+    Table,
+    /// Clair's IndexReport JSON.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -79,8 +96,12 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Index { path, format } = &cli.command {
+        return index(path, *format).await;
+    }
     let config = Config::from_env()?;
     match cli.command {
+        Command::Index { .. } => {}
         Command::Migrate => {
             let services = Services::for_local(config).await?;
             let version = services.db.schema_version().await?;
@@ -102,4 +123,98 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lucid index DIR`: the same scanners a layer gets, over a directory.
+async fn index(path: &std::path::Path, format: Format) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    let root = path
+        .canonicalize()
+        .with_context(|| format!("{}", path.display()))?;
+    let scan_root = root.clone();
+    let scan = tokio::task::spawn_blocking(move || {
+        let scanners = lucid::ecosystems::default_scanners();
+        let refs: Vec<&dyn lucid::scanner::PackageScanner> =
+            scanners.iter().map(|s| s.as_ref()).collect();
+        lucid::layer::rootfs::scan_directory(
+            &scan_root,
+            &refs,
+            &lucid::layer::LayerLimits::default(),
+        )
+    })
+    .await??;
+    for w in &scan.warnings {
+        tracing::warn!("{w}");
+    }
+    // A directory has no content digest; name it by its path so reports stay distinct and stable.
+    let id = lucid::model::Digest::sha256_of(format!("rootfs:{}", root.display()).as_bytes());
+    let report = lucid::layer::coalesce(&id, &[(id.clone(), scan.contents)]);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Table => print_inventory(&root, &report, scan.files),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_inventory(root: &std::path::Path, report: &lucid::model::IndexReport, files: u64) {
+    use std::collections::BTreeMap;
+    if let Some(d) = report.distributions.values().next() {
+        let name = if d.pretty_name.is_empty() {
+            &d.name
+        } else {
+            &d.pretty_name
+        };
+        println!("{}: {name}", root.display());
+    } else {
+        println!("{}: no known distribution", root.display());
+    }
+    let mut rows: Vec<(&str, &str, &str, String)> = report
+        .packages
+        .values()
+        .map(|p| {
+            let db = report
+                .environments
+                .get(&p.id)
+                .and_then(|e| e.first())
+                .map(|e| e.package_db.as_str())
+                .unwrap_or_default();
+            (
+                p.ecosystem.as_str(),
+                p.name.as_str(),
+                p.version.as_str(),
+                db.to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let w_eco = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(9);
+    let w_name = rows
+        .iter()
+        .map(|r| r.1.len())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 48);
+    let w_ver = rows
+        .iter()
+        .map(|r| r.2.len())
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 40);
+    println!(
+        "{:w_eco$}  {:w_name$}  {:w_ver$}  FOUND IN",
+        "ECOSYSTEM", "NAME", "VERSION"
+    );
+    for (eco, name, version, db) in &rows {
+        println!("{eco:w_eco$}  {name:w_name$}  {version:w_ver$}  {db}");
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.0).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!(
+        "{} packages ({}) in {files} files",
+        rows.len(),
+        summary.join(", ")
+    );
 }

@@ -82,3 +82,47 @@ fn embedded_default_starts_and_reuses_its_own_postgres() {
     assert!(home.path().join("pg/data/PG_VERSION").is_file());
     assert!(!home.path().join("pg/data/postmaster.pid").exists());
 }
+
+#[test]
+fn index_lists_the_packages_of_a_root_filesystem() {
+    let root = tempfile::tempdir().unwrap();
+    let eco = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/src/ecosystems");
+    for (rel, from) in [
+        (
+            "etc/os-release",
+            "distribution/testdata/debian-12.os-release",
+        ),
+        (
+            "var/lib/dpkg/status",
+            "dpkg/testdata/bookworm-minbase-status",
+        ),
+    ] {
+        let dest = root.path().join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(format!("{eco}/{from}"), dest).unwrap();
+    }
+    let out = lucid().arg("index").arg(root.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Debian GNU/Linux 12 (bookworm)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("libc6") && stdout.contains("2.36-9+deb12u14"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("88 packages (dpkg 88)"), "{stdout}");
+
+    let out = lucid()
+        .args(["index", "--format", "json"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["state"], "IndexFinished");
+    assert_eq!(report["packages"].as_object().unwrap().len(), 88);
+
+    let out = lucid().args(["index", "/no/such/dir"]).output().unwrap();
+    assert_one_line_error(&out, "/no/such/dir");
+}

@@ -8,9 +8,21 @@
 
 pub mod coalesce;
 pub mod reader;
+pub mod rootfs;
 
 pub use coalesce::coalesce;
 pub use reader::{Compression, LayerError, LayerLimits, LayerScan, read_layer};
+
+/// Settles what the scanners found in one layer: the distribution files of a layer (os-release,
+/// `debian_version`, …) describe one distribution, merged into a single answer.
+pub fn settle_contents(contents: &mut crate::model::LayerContents) {
+    if contents.distributions.len() > 1 {
+        contents.distributions =
+            crate::ecosystems::distribution::scanner::resolve(&contents.distributions)
+                .into_iter()
+                .collect();
+    }
+}
 
 #[cfg(test)]
 mod tests;

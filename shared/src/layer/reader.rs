@@ -217,6 +217,7 @@ pub fn read_layer(
     }
     scan.blob_bytes = progress.blob_bytes.get();
     scan.tar_bytes = progress.tar_bytes.get();
+    super::settle_contents(&mut scan.contents);
     Ok(scan)
 }
 
