@@ -56,8 +56,11 @@ pub struct AuthConfig {
 /// The whole configuration. Parts a given binary does not use may still be set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `DATABASE_URL`; `None` means "start the embedded PostgreSQL" (CLI only).
+    /// `DATABASE_URL`; `None` (and no secret) means "start the embedded PostgreSQL" (CLI only).
     pub database_url: Option<String>,
+    /// `LUCID_DATABASE_SECRET_ARN`: a Secrets Manager secret in RDS's JSON shape (`username`, `password`,
+    /// `host`, `port`, `dbname`), resolved at start when `DATABASE_URL` is unset.
+    pub database_secret_arn: Option<String>,
     /// `LUCID_DB_POOL_SIZE`: connections per process (default 2 on Lambda, 8 elsewhere).
     pub db_pool_size: usize,
     /// `LUCID_DB_CONNECT_TIMEOUT_SECS` (default 5).
@@ -98,6 +101,15 @@ impl Config {
             }
             None => None,
         };
+        let database_secret_arn = get("LUCID_DATABASE_SECRET_ARN");
+        if let Some(arn) = &database_secret_arn
+            && !arn.starts_with("arn:")
+        {
+            return Err(ConfigError::new(
+                "LUCID_DATABASE_SECRET_ARN",
+                format!("{arn:?} is not an ARN"),
+            ));
+        }
         let db_pool_size = parse_number(
             "LUCID_DB_POOL_SIZE",
             get("LUCID_DB_POOL_SIZE"),
@@ -191,6 +203,7 @@ impl Config {
 
         Ok(Config {
             database_url,
+            database_secret_arn,
             db_pool_size,
             db_connect_timeout,
             blobs,
@@ -204,9 +217,12 @@ impl Config {
 
     /// The database URL, or an error naming `DATABASE_URL` (for binaries with no embedded default).
     pub fn require_database_url(&self) -> Result<&str, ConfigError> {
-        self.database_url
-            .as_deref()
-            .ok_or_else(|| ConfigError::new("DATABASE_URL", "is not set"))
+        self.database_url.as_deref().ok_or_else(|| {
+            ConfigError::new(
+                "DATABASE_URL",
+                "is not set (set it, or LUCID_DATABASE_SECRET_ARN)",
+            )
+        })
     }
 
     /// The S3 bucket, or an error naming `LUCID_BUCKET` (for the Lambda functions).
@@ -232,6 +248,45 @@ fn default_home(home: Option<String>, xdg: Option<String>) -> PathBuf {
         Some(h) => PathBuf::from(h).join(".local/share/lucid"),
         None => PathBuf::from(".lucid"),
     }
+}
+
+/// Builds a PostgreSQL URL from a Secrets Manager secret in the JSON shape RDS writes
+/// (`{"username","password","host","port","dbname"}`; `port` may be a number or a string, `dbname`
+/// defaults to `postgres`). User and password are percent-encoded.
+pub fn database_url_from_secret(secret: &str) -> Result<String, ConfigError> {
+    let bad = |problem: String| ConfigError::new("LUCID_DATABASE_SECRET_ARN", problem);
+    let v: serde_json::Value =
+        serde_json::from_str(secret).map_err(|e| bad(format!("secret is not JSON: {e}")))?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let user = field("username").ok_or_else(|| bad("secret has no \"username\"".into()))?;
+    let password = field("password").unwrap_or_default();
+    let host = field("host").ok_or_else(|| bad("secret has no \"host\"".into()))?;
+    let port = match v.get("port") {
+        None | Some(serde_json::Value::Null) => 5432,
+        Some(serde_json::Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| bad(format!("port {n} is invalid")))?,
+        Some(serde_json::Value::String(s)) => s
+            .parse::<u16>()
+            .map_err(|_| bad(format!("port {s:?} is invalid")))?,
+        Some(other) => return Err(bad(format!("port {other} is invalid"))),
+    };
+    let dbname = field("dbname").unwrap_or_else(|| "postgres".to_owned());
+    let mut url = url::Url::parse("postgres://localhost").map_err(|e| bad(e.to_string()))?;
+    url.set_host(Some(&host))
+        .map_err(|e| bad(format!("host {host:?}: {e}")))?;
+    let _ = url.set_port(Some(port));
+    let _ = url.set_username(&user);
+    if !password.is_empty() {
+        let _ = url.set_password(Some(&password));
+    }
+    url.set_path(&format!("/{dbname}"));
+    Ok(url.to_string())
 }
 
 fn parse_number(
@@ -344,6 +399,33 @@ mod tests {
             e.to_string()
                 .starts_with("configuration: LUCID_FETCH_QUEUE_URL:")
         );
+    }
+
+    #[test]
+    fn database_secret_in_rds_shape_becomes_a_url() {
+        let url = database_url_from_secret(
+            r#"{"engine":"postgres","username":"lucid","password":"p@ss:/w%rd","host":"db.cluster-x.us-east-1.rds.amazonaws.com","port":5432,"dbname":"lucid"}"#,
+        )
+        .unwrap();
+        let parsed: tokio_postgres::Config = url.parse().unwrap();
+        assert_eq!(parsed.get_user(), Some("lucid"));
+        assert_eq!(parsed.get_password(), Some(&b"p@ss:/w%rd"[..]));
+        assert_eq!(parsed.get_dbname(), Some("lucid"));
+        assert_eq!(parsed.get_ports(), &[5432]);
+        let url = database_url_from_secret(r#"{"username":"u","host":"h","port":"6543"}"#).unwrap();
+        assert_eq!(url, "postgres://u@h:6543/postgres");
+        for bad in [
+            "nope",
+            r#"{"host":"h"}"#,
+            r#"{"username":"u"}"#,
+            r#"{"username":"u","host":"h","port":70000}"#,
+            r#"{"username":"u","host":"h","port":[1]}"#,
+        ] {
+            let e = database_url_from_secret(bad).unwrap_err();
+            assert_eq!(e.variable, "LUCID_DATABASE_SECRET_ARN", "{bad}");
+        }
+        let e = cfg(&[("LUCID_DATABASE_SECRET_ARN", "lucid-db")]).unwrap_err();
+        assert_eq!(e.variable, "LUCID_DATABASE_SECRET_ARN");
     }
 
     #[test]

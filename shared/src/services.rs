@@ -37,16 +37,22 @@ pub struct Services {
 const LOCAL_VISIBILITY: Duration = Duration::from_secs(300);
 
 impl Services {
-    /// For the Lambda functions: `DATABASE_URL` is required; migrations are applied (idempotently).
+    /// For the Lambda functions: `DATABASE_URL` (or the secret named by `LUCID_DATABASE_SECRET_ARN`) is
+    /// required; migrations are applied (idempotently).
     pub async fn for_function(config: Config) -> Result<Services, StartError> {
-        let url = config.require_database_url()?.to_owned();
+        let url = match (&config.database_url, &config.database_secret_arn) {
+            (Some(url), _) => url.clone(),
+            (None, Some(arn)) => resolve_database_secret(&config, arn).await?,
+            (None, None) => config.require_database_url()?.to_owned(),
+        };
         Self::build(config, url, None).await
     }
 
-    /// For the CLI and `lucid serve`: `DATABASE_URL` when set, else the embedded PostgreSQL.
+    /// For the CLI and `lucid serve`: `DATABASE_URL` (or its secret) when set, else the embedded PostgreSQL.
     pub async fn for_local(config: Config) -> Result<Services, StartError> {
         match config.database_url.clone() {
             Some(url) => Self::build(config, url, None).await,
+            None if config.database_secret_arn.is_some() => Self::for_function(config).await,
             None => {
                 let embedded = EmbeddedPostgres::start(&config.home).await?;
                 let url = embedded.database_url();
@@ -123,6 +129,33 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// Fetches the database secret and turns it into a URL.
+pub async fn resolve_database_secret(config: &Config, arn: &str) -> Result<String, StartError> {
+    let sdk = crate::aws::sdk_config(config).await;
+    resolve_database_secret_with(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await
+}
+
+/// As [`resolve_database_secret`], with a given client (tests point it at the emulator).
+pub async fn resolve_database_secret_with(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<String, StartError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ConfigError {
+            variable: "LUCID_DATABASE_SECRET_ARN",
+            problem: format!("reading the secret: {}", crate::aws::describe_sdk_error(&e)),
+        })?;
+    let secret = out.secret_string.ok_or_else(|| ConfigError {
+        variable: "LUCID_DATABASE_SECRET_ARN",
+        problem: "the secret has no string value".into(),
+    })?;
+    Ok(crate::config::database_url_from_secret(&secret)?)
 }
 
 fn sqs_or_local(client: &aws_sdk_sqs::Client, url: Option<&str>, name: &str) -> Arc<dyn Queue> {
