@@ -2,22 +2,10 @@
 
 use std::process::ExitCode;
 
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::service_fn;
 use lucid::config::Config;
 use lucid::services::Services;
-
-async fn handler(services: &Services, req: Request) -> Result<Response<Body>, Error> {
-    let (parts, body) = req.into_parts();
-    let bytes = match body {
-        Body::Empty => bytes::Bytes::new(),
-        Body::Text(t) => bytes::Bytes::from(t),
-        Body::Binary(b) => bytes::Bytes::from(b),
-        _ => bytes::Bytes::new(),
-    };
-    let resp = lucid::api::handle(services, http::Request::from_parts(parts, bytes)).await;
-    let (parts, body) = resp.into_parts();
-    Ok(Response::from_parts(parts, Body::Binary(body.to_vec())))
-}
+use lucid_api::handler;
 
 #[tokio::main]
 async fn main() -> ExitCode {
