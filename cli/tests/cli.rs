@@ -8,13 +8,15 @@ fn lucid() -> Command {
     c
 }
 
-/// Asserts a failed run printed exactly one error line and no panic.
+/// Asserts a failed run exited 2 (usage or runtime error) with one error line and no panic.
 fn assert_one_line_error(out: &std::process::Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "stderr: {stderr}");
-    assert!(stderr.contains(needle), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    harness::assert_one_line_failure(out, needle);
 }
 
 #[test]

@@ -251,3 +251,25 @@ pub fn rss_bytes() -> u64 {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
     pages * page
 }
+
+/// A Lambda function binary set up as the Lambda runtime starts it (the three variables lambda_runtime
+/// requires, a Runtime API address nothing listens on), with no database configured.
+pub fn lambda_bootstrap(binary: &str, function_name: &str) -> Command {
+    let mut c = Command::new(binary);
+    c.env_remove("DATABASE_URL")
+        .env_remove("LUCID_DATABASE_SECRET_ARN")
+        .env("AWS_LAMBDA_FUNCTION_NAME", function_name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
+    c
+}
+
+/// Asserts a process failed with exactly one stderr line containing `needle`, and no panic.
+pub fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(needle), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

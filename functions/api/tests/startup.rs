@@ -1,24 +1,9 @@
 //! Start-up of the real `bootstrap` binary: bad configuration is one clear line and a non-zero exit.
 
-use std::process::Command;
+use harness::{assert_one_line_failure, lambda_bootstrap};
 
-fn bootstrap() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bootstrap"));
-    c.env_remove("DATABASE_URL")
-        .env_remove("LUCID_DATABASE_SECRET_ARN")
-        .env("AWS_LAMBDA_FUNCTION_NAME", "lucid-api")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9");
-    c
-}
-
-fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains(needle), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+fn bootstrap() -> std::process::Command {
+    lambda_bootstrap(env!("CARGO_BIN_EXE_bootstrap"), "lucid-api")
 }
 
 #[test]

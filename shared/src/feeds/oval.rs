@@ -480,6 +480,34 @@ pub fn parse_date(text: &str) -> Option<time::OffsetDateTime> {
         .map(|date| date.midnight().assume_utc())
 }
 
+/// Parses an OVAL document and maps every (vulnerability or patch definition, affected package of `kind`)
+/// pair through `to_record`: the loop every OVAL-based source shares. Errors name `updater`.
+pub fn parse_records(
+    input: impl Read,
+    updater: &str,
+    kind: PackageInfoKind,
+    mut to_record: impl FnMut(&Definition, &AffectedPackage) -> Option<crate::model::Vulnerability>,
+) -> Result<Vec<crate::model::Vulnerability>, crate::feeds::FeedError> {
+    use crate::feeds::FeedError;
+    let document = parse(input).map_err(|e| FeedError::malformed(updater, e))?;
+    let mut records = Vec::new();
+    for definition in &document.definitions {
+        if !matches!(definition.class.as_str(), "vulnerability" | "patch") {
+            continue;
+        }
+        let packages = document
+            .affected_packages(definition)
+            .map_err(|e| FeedError::malformed(updater, format!("{}: {e}", definition.id)))?;
+        records.extend(
+            packages
+                .iter()
+                .filter(|p| p.kind == kind)
+                .filter_map(|p| to_record(definition, p)),
+        );
+    }
+    Ok(records)
+}
+
 /// Parses an (uncompressed) OVAL definitions document.
 pub fn parse(input: impl Read) -> Result<OvalDocument, OvalError> {
     parse_buffered(BufReader::new(input))

@@ -23,22 +23,12 @@ pub const TRACKER_URL: &str = "https://security-tracker.debian.org/tracker/";
 /// Parses one release's (uncompressed) Debian OVAL file. `codename` is the release the file is for
 /// (`bookworm`); wrap a `.bz2` download in [`oval::bz2_decoder`].
 pub fn parse_oval(input: impl Read, codename: &str) -> Result<Vec<Vulnerability>, FeedError> {
-    let document = oval::parse(input).map_err(|e| FeedError::malformed(UPDATER, e))?;
-    let mut vulnerabilities = Vec::new();
-    for definition in &document.definitions {
-        if !matches!(definition.class.as_str(), "vulnerability" | "patch") {
-            continue;
-        }
-        let packages = document
-            .affected_packages(definition)
-            .map_err(|e| FeedError::malformed(UPDATER, format!("{}: {e}", definition.id)))?;
-        for package in packages.iter().filter(|p| p.kind == PackageInfoKind::Dpkg) {
-            if let Some(vulnerability) = to_vulnerability(definition, package, codename) {
-                vulnerabilities.push(vulnerability);
-            }
-        }
-    }
-    Ok(vulnerabilities)
+    oval::parse_records(
+        input,
+        UPDATER,
+        PackageInfoKind::Dpkg,
+        |definition, package| to_vulnerability(definition, package, codename),
+    )
 }
 
 /// The advisory name is the title's first word (`CVE-2023-1234`, `DSA-5420-1`).

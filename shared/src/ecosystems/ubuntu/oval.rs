@@ -20,22 +20,12 @@ pub const UPDATER: &str = "ubuntu";
 /// Parses one series' (uncompressed) Ubuntu OVAL file; `series` is the release it is for (`noble`). Wrap a
 /// `.bz2` download in [`oval::bz2_decoder`].
 pub fn parse_oval(input: impl Read, series: &str) -> Result<Vec<Vulnerability>, FeedError> {
-    let document = oval::parse(input).map_err(|e| FeedError::malformed(UPDATER, e))?;
-    let mut vulnerabilities = Vec::new();
-    for definition in &document.definitions {
-        if !matches!(definition.class.as_str(), "vulnerability" | "patch") {
-            continue;
-        }
-        let packages = document
-            .affected_packages(definition)
-            .map_err(|e| FeedError::malformed(UPDATER, format!("{}: {e}", definition.id)))?;
-        for package in packages.iter().filter(|p| p.kind == PackageInfoKind::Dpkg) {
-            if let Some(vulnerability) = to_vulnerability(definition, package, series) {
-                vulnerabilities.push(vulnerability);
-            }
-        }
-    }
-    Ok(vulnerabilities)
+    oval::parse_records(
+        input,
+        UPDATER,
+        PackageInfoKind::Dpkg,
+        |definition, package| to_vulnerability(definition, package, series),
+    )
 }
 
 /// USN id for USN definitions, else the first CVE, else the title's first word.
