@@ -335,3 +335,25 @@ async fn a_blob_that_does_not_match_its_digest_fails_with_that_reason() -> Resul
     tokio::time::sleep(Duration::from_millis(1)).await;
     Ok(())
 }
+
+/// Messages that are not S3 notifications, or name objects that are not layers, are dropped (retrying the
+/// same bytes cannot help) without failing the batch; S3's test event is ignored.
+#[tokio::test]
+async fn malformed_messages_are_dropped_not_retried() -> Result<()> {
+    let s = stack().await?;
+    let record = |id: &str, body: &str| {
+        json!({"messageId": id, "receiptHandle": "r", "body": body, "attributes": {},
+               "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lucid-index", "awsRegion": "us-east-1"})
+    };
+    let event = json!({"Records": [
+        record("1", "not json at all"),
+        record("2", r#"{"Records": "not an array"}"#),
+        record("3", r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#),
+        record("4", r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"other/readme.txt"}}}]}"#),
+        record("5", r#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"layers/sha256%3Anothex"}}}]}"#),
+    ]});
+    let resp = s.indexer.handle_event(&event).await?;
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+    Ok(())
+}
