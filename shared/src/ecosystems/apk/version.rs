@@ -666,21 +666,19 @@ func main() {
     }
 
     /// Versions in the part of the grammar where go-apk-version (a port of apk-tools 2) and apk-tools 3
-    /// agree: no leading zeros after the first number and no `~hash` (apk-tools 3 changed or added both;
-    /// the vectors cover them).
+    /// agree: no leading zeros after the first number (revision included), no `~hash`, no `_suffix`.
+    /// CI found go-apk-version ordering pre-release suffixes after the bare release now and then
+    /// (`62.0_beta36914` > `62.0`, `9010.0_rc_pre849` > `9010.0`, `7.0_beta322-r0` > `7.0`), which apk-tools
+    /// never does; suffixes are checked against apk-tools' own `version.data` vectors instead.
     fn reference_domain_version() -> impl Strategy<Value = String> {
         let number = prop_oneof!["0", "[1-9][0-9]{0,4}"];
-        let suffix = (
-            prop_oneof!["alpha", "beta", "pre", "rc", "cvs", "svn", "git", "hg", "p"],
-            prop::option::of("[1-9][0-9]{0,7}"),
-        )
-            .prop_map(|(name, n)| format!("_{name}{}", n.unwrap_or_default()));
+        let suffixes = Just(Vec::<String>::new());
         (
             "[1-9][0-9]{0,3}",
             prop::collection::vec(number, 0..4),
             prop::option::of("[a-z]"),
-            prop::collection::vec(suffix, 0..3),
-            prop::option::of("[0-9]{1,2}"),
+            suffixes,
+            prop::option::of(prop_oneof!["0", "[1-9][0-9]?"]),
         )
             .prop_map(|(first, rest, letter, suffixes, revision)| {
                 let mut v = first;
