@@ -1,6 +1,8 @@
 //! `lucid`: scan images locally, serve the whole system on one machine, update feeds, report against a
 //! deployed stack. Every command runs the same `lucid` library code the Lambda functions run.
 
+mod serve;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +30,13 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Serve the HTTP API (Clair v4 indexer routes, layer uploads) on a local port, with an in-process
+    /// indexer for fetch jobs and uploads.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "LUCID_LISTEN", default_value = "127.0.0.1:6060")]
+        listen: std::net::SocketAddr,
     },
     /// Apply database migrations (on DATABASE_URL, or the embedded PostgreSQL) and exit.
     Migrate,
@@ -102,6 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     match cli.command {
         Command::Index { .. } => {}
+        Command::Serve { listen } => return serve::serve(config, listen).await,
         Command::Migrate => {
             let services = Services::for_local(config).await?;
             let version = services.db.schema_version().await?;

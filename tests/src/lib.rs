@@ -8,6 +8,8 @@
 //!
 //! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
+pub mod fixtures;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;

@@ -6,6 +6,7 @@
 //! (corrupt blob, wrong digest) mark the layer failed with the reason and are not retried; transport
 //! problems (the blob store or database failing) return an error so the event is redelivered.
 
+pub mod fetch;
 pub mod s3_event;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub struct Indexer {
     scanners: Arc<Vec<Box<dyn PackageScanner>>>,
     index_state: String,
     limits: LayerLimits,
+    index_after_fetch: bool,
 }
 
 impl Indexer {
@@ -65,7 +67,20 @@ impl Indexer {
             scanners: Arc::new(scanners),
             index_state,
             limits: LayerLimits::default(),
+            index_after_fetch: true,
         }
+    }
+
+    /// Whether a fetch job indexes the layer it stored (default true). Turn it off where the blob store
+    /// announces new objects itself (S3 bucket notifications), so each layer is scanned once.
+    pub fn with_index_after_fetch(mut self, on: bool) -> Indexer {
+        self.index_after_fetch = on;
+        self
+    }
+
+    /// Where layer blobs are staged.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
     }
 
     /// Clair's `index_state`: changes whenever the scanner set changes.
@@ -115,6 +130,12 @@ impl Indexer {
         } else {
             LayerOutcome::AlreadyIndexed
         };
+        self.complete_waiting(digest).await?;
+        Ok(outcome)
+    }
+
+    /// Completes (or fails) every manifest waiting on `digest` whose layers are now all settled.
+    async fn complete_waiting(&self, digest: &Digest) -> Result<(), IndexError> {
         for manifest in self
             .store
             .manifests_waiting_on(digest, &self.index_state)
@@ -126,7 +147,7 @@ impl Indexer {
                 .await?;
             tracing::info!(manifest = %manifest, state = ?state, "manifest checked after layer");
         }
-        Ok(outcome)
+        Ok(())
     }
 
     async fn scan(&self, digest: &Digest) -> Result<LayerOutcome, IndexError> {
@@ -186,8 +207,8 @@ impl Indexer {
         }
     }
 
-    /// Handles one Lambda payload: an SQS batch whose bodies are S3 notifications (the deployed path), or
-    /// an S3 notification delivered directly. Returns the SQS partial-batch response (`batchItemFailures`
+    /// Handles one Lambda payload: an SQS batch whose bodies are S3 notifications or fetch jobs
+    /// ([`fetch::FetchJob`]; the deployed path), or an S3 notification delivered directly. Returns the SQS partial-batch response (`batchItemFailures`
     /// lists only messages worth retrying); a direct S3 event with a retryable failure is an error.
     pub async fn handle_event(&self, event: &Value) -> Result<Value, IndexError> {
         let records = event.get("Records").and_then(Value::as_array);
@@ -210,15 +231,8 @@ impl Indexer {
                 .get("body")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let parsed: Value = match serde_json::from_str(body) {
-                Ok(v) => v,
-                Err(e) => {
-                    // Not retryable: the same bytes will never parse. Logged and dropped.
-                    tracing::error!(message_id = id, error = %e, "SQS message is not an S3 notification");
-                    continue;
-                }
-            };
-            if let Err(e) = self.handle_s3_notification(&parsed).await {
+            // A fetch job or an S3 notification; malformed bodies are dropped (retrying cannot help).
+            if let Err(e) = self.handle_message(body).await {
                 tracing::error!(message_id = id, error = %e, "indexing failed; will retry");
                 failures.push(json!({ "itemIdentifier": id }));
             }
@@ -226,7 +240,7 @@ impl Indexer {
         Ok(json!({ "batchItemFailures": failures }))
     }
 
-    async fn handle_s3_notification(&self, event: &Value) -> Result<(), IndexError> {
+    pub(crate) async fn handle_s3_notification(&self, event: &Value) -> Result<(), IndexError> {
         let objects = match s3_event::created_objects_from_value(event) {
             Ok(o) => o,
             Err(e) => {
