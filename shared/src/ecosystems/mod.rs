@@ -120,11 +120,23 @@ mod tests {
         let cases = [
             (Some(Ecosystem::PyPI), "Zope.Interface", "zope-interface"),
             (Some(Ecosystem::PyPI), "PyYAML", "pyyaml"),
-            (Some(Ecosystem::PyPI), "typing__extensions", "typing-extensions"),
+            (
+                Some(Ecosystem::PyPI),
+                "typing__extensions",
+                "typing-extensions",
+            ),
             (Some(Ecosystem::NuGet), "Newtonsoft.Json", "newtonsoft.json"),
-            (Some(Ecosystem::Packagist), "Symfony/HTTP-Kernel", "symfony/http-kernel"),
+            (
+                Some(Ecosystem::Packagist),
+                "Symfony/HTTP-Kernel",
+                "symfony/http-kernel",
+            ),
             (Some(Ecosystem::Npm), "JSONStream", "jsonstream"),
-            (Some(Ecosystem::Go), "github.com/BurntSushi/toml", "github.com/BurntSushi/toml"),
+            (
+                Some(Ecosystem::Go),
+                "github.com/BurntSushi/toml",
+                "github.com/BurntSushi/toml",
+            ),
             (Some(Ecosystem::Maven), "org.Foo:Bar", "org.Foo:Bar"),
             (Some(Ecosystem::Dpkg), "libssl3", "libssl3"),
             (None, "Anything", "Anything"),
