@@ -111,7 +111,7 @@ async fn operations_deduplicate_switch_atomically_diff_and_collect() -> Result<(
 
     // Another updater holding an identical record shares its row.
     store
-        .commit("alpine/v3.19/community", "fpc", &[a.clone()])
+        .commit("alpine/v3.19/community", "fpc", std::slice::from_ref(&a))
         .await?;
     assert_eq!(count(&db, "vulnerability").await?, 2);
 
@@ -170,7 +170,7 @@ async fn operations_deduplicate_switch_atomically_diff_and_collect() -> Result<(
     assert_eq!(count(&db, "vulnerability").await?, 3);
     // Once the community feed drops `a`, the next GC deletes the orphan.
     store
-        .commit("alpine/v3.19/community", "fpd", &[b.clone()])
+        .commit("alpine/v3.19/community", "fpd", std::slice::from_ref(&b))
         .await?;
     let gc = store.gc(1).await?;
     assert_eq!(gc.operations_deleted, 1);

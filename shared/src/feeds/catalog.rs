@@ -237,3 +237,75 @@ pub fn discover(root: &Path) -> (Vec<FeedSource>, Vec<PathBuf>) {
     sources.sort_by(|a, b| a.name.cmp(&b.name));
     (sources, ignored)
 }
+
+/// The sources a configuration runs: the folder's feeds when `LUCID_FEED_DIR` (or `lucid update --from`)
+/// names one, else the public feeds at their (mirrored) URLs; narrowed to the `LUCID_FEEDS` prefixes.
+pub fn configured_sources(
+    config: &crate::config::FeedConfig,
+) -> Result<Vec<FeedSource>, super::FeedError> {
+    let sources = match &config.dir {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(super::FeedError::Fetch {
+                    feed: dir.display().to_string(),
+                    reason: "not a readable folder".to_owned(),
+                    retryable: false,
+                });
+            }
+            let (sources, ignored) = discover(dir);
+            for path in ignored {
+                tracing::debug!(path = %path.display(), "not a recognised feed file");
+            }
+            sources
+        }
+        None => online(&config.mirrors),
+    };
+    Ok(select(sources, &config.only))
+}
+
+/// The sources whose name starts with one of `prefixes` (all when `prefixes` is empty). A prefix matches
+/// whole name segments: `alpine` selects `alpine/v3.19/main`, not `alpine-foo`.
+pub fn select(sources: Vec<FeedSource>, prefixes: &[String]) -> Vec<FeedSource> {
+    if prefixes.is_empty() {
+        return sources;
+    }
+    sources
+        .into_iter()
+        .filter(|s| {
+            prefixes.iter().any(|p| {
+                s.name == *p
+                    || s.name
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_matches_whole_name_segments() {
+        let sources = online(&FeedMirrors::default());
+        let picked = select(
+            sources,
+            &[
+                "alpine/v3.19".to_owned(),
+                "osv/PyPI".to_owned(),
+                "debian".to_owned(),
+            ],
+        );
+        let names: Vec<&str> = picked.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "debian",
+                "alpine/v3.19/main",
+                "alpine/v3.19/community",
+                "osv/PyPI"
+            ]
+        );
+    }
+}

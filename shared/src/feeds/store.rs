@@ -64,7 +64,7 @@ pub struct UpdateDiff {
 }
 
 /// What garbage collection removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct GcReport {
     pub operations_deleted: u64,
     pub vulnerabilities_deleted: u64,
