@@ -16,6 +16,7 @@
 //! exists; "not affected" statements produce no record at all.
 
 pub mod catalog;
+pub mod enrichment;
 pub mod osv;
 pub mod oval;
 pub mod source;

@@ -12,7 +12,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::FeedError;
-use super::source::{FeedSource, Fetch, FetchOptions};
+use super::source::{FeedSource, Fetch, FetchOptions, Records};
 use super::store::{CommitOutcome, FeedStore, GcReport};
 use crate::queue::Queue;
 use crate::store::StoreError;
@@ -243,11 +243,17 @@ impl FeedUpdater {
         let parsed: usize = runs.iter().map(|(_, records)| records.len()).sum();
         let mut committed = Vec::new();
         for (updater, records) in &runs {
-            let outcome = self
-                .store
-                .commit(updater, &fingerprint, records)
-                .await
-                .map_err(|e| format!("storing {updater}: {e}"))?;
+            let outcome = match records {
+                Records::Vulnerabilities(records) => {
+                    self.store.commit(updater, &fingerprint, records).await
+                }
+                Records::Enrichments(records) => {
+                    self.store
+                        .commit_enrichments(updater, &fingerprint, records)
+                        .await
+                }
+            }
+            .map_err(|e| format!("storing {updater}: {e}"))?;
             if let CommitOutcome::Committed {
                 operation,
                 previous,
@@ -255,12 +261,15 @@ impl FeedUpdater {
                 removed,
             } = outcome
             {
-                self.queue_diff(
-                    &operation.updater,
-                    previous.map(|p| p.reference),
-                    operation.reference,
-                )
-                .await;
+                // Enrichments change no finding, so only vulnerability diffs go to the notifier.
+                if matches!(records, Records::Vulnerabilities(_)) {
+                    self.queue_diff(
+                        &operation.updater,
+                        previous.map(|p| p.reference),
+                        operation.reference,
+                    )
+                    .await;
+                }
                 committed.push(OperationSummary {
                     updater: operation.updater,
                     reference: operation.reference,
