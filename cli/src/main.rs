@@ -1,13 +1,14 @@
 //! `lucid`: scan images locally, serve the whole system on one machine, update feeds, report against a
 //! deployed stack. Every command runs the same `lucid` library code the Lambda functions run.
 
-mod serve;
-
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lucid::config::Config;
 use lucid::services::Services;
+
+mod serve;
+mod update;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +39,21 @@ enum Command {
         #[arg(long, env = "LUCID_LISTEN", default_value = "127.0.0.1:6060")]
         listen: std::net::SocketAddr,
     },
+    /// Pull the vulnerability feeds into the database (the scheduled updater, run once). Sources that
+    /// fail keep their previous data; exit code 2 if any failed.
+    Update {
+        /// Read feeds from this folder instead of the network (air-gapped): OSV records (.json/.yaml),
+        /// osv.dev all.zip exports, Alpine secdb JSON, Debian/Ubuntu OVAL (.xml/.bz2), Red Hat VEX.
+        #[arg(long, value_name = "DIR")]
+        from: Option<std::path::PathBuf>,
+        /// Only these sources (name prefixes such as `alpine`, `osv/PyPI`, `ubuntu/noble`).
+        sources: Vec<String>,
+    },
+    /// Vulnerability feeds.
+    Feeds {
+        #[command(subcommand)]
+        action: FeedsAction,
+    },
     /// Apply database migrations (on DATABASE_URL, or the embedded PostgreSQL) and exit.
     Migrate,
     /// The embedded PostgreSQL used when DATABASE_URL is unset.
@@ -53,6 +69,12 @@ enum Format {
     Table,
     /// Clair's IndexReport JSON.
     Json,
+}
+
+#[derive(Subcommand)]
+enum FeedsAction {
+    /// Each source's last update, last error and record count.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -112,6 +134,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Index { .. } => {}
         Command::Serve { listen } => return serve::serve(config, listen).await,
+        Command::Update { from, sources } => {
+            let services = Services::for_local(config).await?;
+            let code = update::update(&services, from, &sources).await;
+            services.shutdown().await?;
+            return code;
+        }
+        Command::Feeds {
+            action: FeedsAction::Status,
+        } => {
+            let services = Services::for_local(config).await?;
+            let code = update::status(&services).await;
+            services.shutdown().await?;
+            return code;
+        }
         Command::Migrate => {
             let services = Services::for_local(config).await?;
             let version = services.db.schema_version().await?;
