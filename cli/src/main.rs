@@ -49,6 +49,10 @@ enum Command {
         /// Only these sources (name prefixes such as `alpine`, `osv/PyPI`, `ubuntu/noble`).
         sources: Vec<String>,
     },
+    /// Write the whole feed database (every live record) to FILE, for an air-gapped `import-feeds`.
+    ExportFeeds { file: std::path::PathBuf },
+    /// Load a file written by `export-feeds` (checked whole before anything is committed).
+    ImportFeeds { file: std::path::PathBuf },
     /// Vulnerability feeds.
     Feeds {
         #[command(subcommand)]
@@ -137,6 +141,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Update { from, sources } => {
             let services = Services::for_local(config).await?;
             let code = update::update(&services, from, &sources).await;
+            services.shutdown().await?;
+            return code;
+        }
+        Command::ExportFeeds { file } => {
+            let services = Services::for_local(config).await?;
+            let code = update::export(&services, &file).await;
+            services.shutdown().await?;
+            return code;
+        }
+        Command::ImportFeeds { file } => {
+            let services = Services::for_local(config).await?;
+            let code = update::import(&services, &file).await;
             services.shutdown().await?;
             return code;
         }

@@ -139,3 +139,32 @@ pub async fn status(services: &Services) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `lucid export-feeds FILE`.
+pub async fn export(services: &Services, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let store = FeedStore::new(services.db.clone());
+    let out = std::fs::File::create(file).with_context(|| format!("{}", file.display()))?;
+    let stats = lucid::feeds::archive::export(&store, std::io::BufWriter::new(out)).await?;
+    println!(
+        "exported {} updaters, {} records to {}",
+        stats.updaters,
+        stats.records,
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lucid import-feeds FILE`.
+pub async fn import(services: &Services, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let store = FeedStore::new(services.db.clone());
+    let input = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
+    let stats = lucid::feeds::archive::import(&store, std::io::BufReader::new(input)).await?;
+    println!(
+        "imported {} updaters ({} changed), {} records from {}",
+        stats.updaters,
+        stats.committed,
+        stats.records,
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

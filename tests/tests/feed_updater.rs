@@ -226,6 +226,10 @@ fn feed_folder() -> Result<tempfile::TempDir> {
         "debian/oval-definitions-bookworm.xml",
     )?;
     copy(
+        "feeds/testdata/oval/rhsa-RHEL9-excerpt.xml",
+        "redhat/com.redhat.rhsa-RHEL9.xml",
+    )?;
+    copy(
         "ecosystems/rhel/testdata/cve-2023-38545.json",
         "redhat/csaf/vex/2023/cve-2023-38545.json",
     )?;
@@ -337,6 +341,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
             "nvd/2023",
             "osv",
             "rhel",
+            "rhel-oval/9",
             "ubuntu/oracular/usn",
             "wolfi"
         ]
@@ -369,6 +374,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
             "osv/crates.io",
             "osv/npm",
             "rhel",
+            "rhel-oval/9",
             "ubuntu/oracular/usn",
             "wolfi"
         ]
@@ -652,6 +658,10 @@ fn online_catalog_names_every_public_source() {
         "osv/crates.io",
         "wolfi",
         "chainguard",
+        "rhel-oval/9",
+        "nvd/2024",
+        "kev",
+        "epss",
     ] {
         assert!(
             names.contains(&expected),
@@ -663,4 +673,71 @@ fn online_catalog_names_every_public_source() {
         pypi.origin,
         Origin::Url("https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip".to_owned())
     );
+}
+
+#[tokio::test]
+async fn export_then_import_reproduces_the_live_database() -> Result<()> {
+    use lucid::feeds::archive;
+    let source_db = harness::database().await?;
+    let folder = feed_folder()?;
+    let (sources, _) = catalog::discover(folder.path());
+    updater(&source_db, None)?.run(&sources, |_| {}).await?;
+    let source_store = FeedStore::new(source_db.clone());
+
+    let mut file = tempfile::tempfile()?;
+    let exported = archive::export(&source_store, &mut file).await?;
+    assert_eq!(
+        exported.updaters,
+        source_store.latest_operations().await?.len()
+    );
+    assert!(exported.records > 100, "{exported:?}");
+
+    let target_db = harness::database().await?;
+    let target = FeedStore::new(target_db.clone());
+    std::io::Seek::rewind(&mut file)?;
+    let imported = archive::import(&target, &mut file).await?;
+    assert_eq!(imported.updaters, exported.updaters);
+    assert_eq!(imported.records, exported.records);
+    assert_eq!(imported.committed, exported.updaters);
+    for updater in source_store.latest_operations().await?.keys() {
+        assert_eq!(
+            live_names(&target_db, updater).await?,
+            live_names(&source_db, updater).await?,
+            "{updater}"
+        );
+    }
+    assert_eq!(count(&target_db, "enrichment").await?, 3);
+    assert_eq!(
+        count(&target_db, "vulnerability").await?,
+        count(&source_db, "vulnerability").await?
+    );
+
+    // Importing the same file again changes nothing.
+    std::io::Seek::rewind(&mut file)?;
+    let again = archive::import(&target, &mut file).await?;
+    assert_eq!(again.committed, 0);
+
+    // A truncated archive is rejected before anything is committed.
+    std::io::Seek::rewind(&mut file)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    let truncated = std::io::Cursor::new(bytes[..bytes.len() * 2 / 3].to_vec());
+    let empty_db = harness::database().await?;
+    let err = archive::import(&FeedStore::new(empty_db.clone()), truncated)
+        .await
+        .expect_err("truncated");
+    assert!(err.to_string().contains("feed archive"), "{err}");
+    assert_eq!(count(&empty_db, "update_operation").await?, 0);
+    // Not an archive at all.
+    let err = archive::import(
+        &FeedStore::new(empty_db),
+        std::io::Cursor::new(b"{}".to_vec()),
+    )
+    .await
+    .expect_err("garbage");
+    assert!(
+        err.to_string().contains("not zstd") || err.to_string().contains("malformed"),
+        "{err}"
+    );
+    Ok(())
 }

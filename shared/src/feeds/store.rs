@@ -417,6 +417,25 @@ impl FeedStore {
             .collect()
     }
 
+    /// The records an operation links, as stored JSON: vulnerability records, or enrichments as
+    /// `{updater, cve, data}`. Ordered by content hash, so equal operations export identically.
+    pub async fn operation_records(
+        &self,
+        operation: &UpdateOperation,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let client = self.db.client().await?;
+        let sql = if operation.kind == ENRICHMENTS.kind {
+            "SELECT jsonb_build_object('updater', e.updater, 'cve', e.cve, 'data', e.data)
+             FROM enrichment e JOIN uo_enrichment ue ON ue.enrichment_id = e.id
+             WHERE ue.uo_id = $1 ORDER BY e.hash"
+        } else {
+            "SELECT v.record FROM vulnerability v JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+             WHERE uv.uo_id = $1 ORDER BY v.hash"
+        };
+        let rows = client.query(sql, &[&operation.id]).await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    }
+
     /// Every stored operation, newest first, grouped by updater (Clair's `GET update_operation`).
     pub async fn operations(&self) -> Result<BTreeMap<String, Vec<UpdateOperation>>, StoreError> {
         let client = self.db.client().await?;
