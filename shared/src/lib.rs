@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod indexer;
 pub mod layer;
 pub mod model;
+pub mod notifier;
 pub mod queue;
 pub mod scanner;
 pub mod services;
