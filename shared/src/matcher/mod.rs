@@ -223,16 +223,13 @@ impl Matcher {
                 tx.prepare_cached(store::ENRICHMENTS)
             )?;
             let record_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
-            futures::try_join!(
-                tx.query(&records_statement, &record_params),
-                async {
-                    if cves.is_empty() {
-                        Ok(Vec::new())
-                    } else {
-                        tx.query(&enrichments_statement, &[&cves]).await
-                    }
+            futures::try_join!(tx.query(&records_statement, &record_params), async {
+                if cves.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    tx.query(&enrichments_statement, &[&cves]).await
                 }
-            )?
+            })?
         };
         tx.commit().await?;
 
@@ -393,7 +390,10 @@ fn report_vulnerability(id: i64, v: &Vulnerability) -> ReportVulnerability {
         description: v.description.clone(),
         issued: v
             .issued
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_default(),
         links: v.links.join(" "),
         severity: v.severity.clone(),
@@ -454,10 +454,7 @@ mod tests {
             "see CVE-2019-10744 and CVE-2020-8203",
         ]);
         let found: Vec<&str> = found.iter().map(String::as_str).collect();
-        assert_eq!(
-            found,
-            ["CVE-2019-10744", "CVE-2020-8203", "CVE-2021-23337"]
-        );
+        assert_eq!(found, ["CVE-2019-10744", "CVE-2020-8203", "CVE-2021-23337"]);
         assert!(cve_ids(["CVE-99-1", "GO-2023-1570"]).is_empty());
     }
 

@@ -46,25 +46,40 @@ impl Namespace {
         match (self.did.is_empty(), self.release.is_empty()) {
             (true, _) => format!("{} packages", self.ecosystem),
             (false, true) => format!("{} packages of {}", self.ecosystem, self.did),
-            (false, false) => format!("{} packages of {} {}", self.ecosystem, self.did, self.release),
+            (false, false) => format!(
+                "{} packages of {} {}",
+                self.ecosystem, self.did, self.release
+            ),
         }
     }
 
-    /// Whether a feed named `updater` (a `latest_update_operation` key) files records in this namespace,
-    /// by the naming conventions of `crate::feeds`: `debian`, `debian-oval` and `debian/…` cover Debian;
-    /// `osv/PyPI` covers PyPI.
+    /// Whether a feed named `updater` (a `latest_update_operation` or `feed_status` key) files records in
+    /// this namespace, by the naming conventions of `crate::feeds` (`catalog.rs`): the feed's first name
+    /// segment is the family (`debian`, `debian-oval`, `alpine`, `ubuntu`, `rhel`; `osv/<Ecosystem>`, or
+    /// the `osv` source as a whole), and when it has further segments naming a release (`ubuntu/jammy`,
+    /// `alpine/v3.19/main`, `debian-oval/bookworm`), one of them must be this namespace's release.
     pub fn covered_by(&self, updater: &str) -> bool {
-        let family: String = match self.ecosystem.osv_name() {
-            Some(osv) => format!("osv/{osv}"),
-            None => self.did.clone(),
-        };
-        if family.is_empty() {
+        if let Some(osv) = self.ecosystem.osv_name() {
+            return updater == format!("osv/{osv}") || updater == "osv";
+        }
+        if self.did.is_empty() {
             return false;
         }
-        match updater.strip_prefix(family.as_str()) {
-            Some(rest) => rest.is_empty() || rest.starts_with(['/', '-', ':']),
+        let mut segments = updater.split('/');
+        let head = segments.next().unwrap_or_default();
+        let family_matches = match head.strip_prefix(self.did.as_str()) {
+            Some(rest) => rest.is_empty() || rest.starts_with('-'),
             None => false,
+        };
+        if !family_matches {
+            return false;
         }
+        let rest: Vec<&str> = segments.collect();
+        if self.release.is_empty() || rest.is_empty() {
+            return true;
+        }
+        rest.iter()
+            .any(|s| *s == self.release || s.strip_prefix('v') == Some(self.release.as_str()))
     }
 }
 
@@ -153,7 +168,8 @@ pub fn os_namespace(ecosystem: Ecosystem, d: &ReportDistribution) -> Option<Name
     let (did, release) = match (ecosystem, d.did.as_str()) {
         (Ecosystem::Dpkg, "debian") => (
             "debian",
-            codename().or_else(|| debian::codename_for_version(&d.version_id).map(str::to_owned))?,
+            codename()
+                .or_else(|| debian::codename_for_version(&d.version_id).map(str::to_owned))?,
         ),
         (Ecosystem::Dpkg, "ubuntu") => (
             "ubuntu",
@@ -261,7 +277,11 @@ pub fn plan(index: &IndexReport) -> Plan {
             let lookup = lookups.entry(ns).or_default();
             let s = subject(ecosystem, id, package);
             let index = lookup.subjects.len();
-            lookup.by_name.entry(s.name.clone()).or_default().push(index);
+            lookup
+                .by_name
+                .entry(s.name.clone())
+                .or_default()
+                .push(index);
             if s.source_name != s.name {
                 lookup
                     .by_name
@@ -357,10 +377,18 @@ mod tests {
                 distribution("alpine", "3.20_alpha20240329", ""),
                 ns(Apk, "alpine", "edge"),
             ),
-            (Apk, distribution("wolfi", "20230201", ""), ns(Apk, "wolfi", "")),
+            (
+                Apk,
+                distribution("wolfi", "20230201", ""),
+                ns(Apk, "wolfi", ""),
+            ),
             (Rpm, distribution("rhel", "9.3", ""), ns(Rpm, "rhel", "9")),
             (Rpm, distribution("rocky", "9.3", ""), ns(Rpm, "rhel", "9")),
-            (Rpm, distribution("almalinux", "8.9", ""), ns(Rpm, "rhel", "8")),
+            (
+                Rpm,
+                distribution("almalinux", "8.9", ""),
+                ns(Rpm, "rhel", "8"),
+            ),
             (Rpm, distribution("centos", "7", ""), ns(Rpm, "rhel", "7")),
             (Rpm, distribution("rhel", "", ""), None),
             // No feed/rule: Amazon Linux, SUSE; and mismatched formats.
@@ -375,19 +403,46 @@ mod tests {
 
     #[test]
     fn coverage_by_updater_name() {
-        let debian = ns(Ecosystem::Dpkg, "debian", "bookworm").unwrap();
-        assert!(debian.covered_by("debian"));
-        assert!(debian.covered_by("debian-oval"));
-        assert!(debian.covered_by("debian/bookworm"));
-        assert!(!debian.covered_by("debianish"));
-        assert!(!debian.covered_by("ubuntu"));
+        let bookworm = ns(Ecosystem::Dpkg, "debian", "bookworm").unwrap();
+        for covering in [
+            "debian",
+            "debian-oval",
+            "debian-oval/bookworm",
+            "debian/bookworm",
+        ] {
+            assert!(bookworm.covered_by(covering), "{covering}");
+        }
+        for other in [
+            "debian-oval/bullseye",
+            "debianish",
+            "ubuntu",
+            "osv/PyPI",
+            "",
+            "deb",
+        ] {
+            assert!(!bookworm.covered_by(other), "{other}");
+        }
+        let alpine = ns(Ecosystem::Apk, "alpine", "3.19").unwrap();
+        assert!(alpine.covered_by("alpine/v3.19/main"));
+        assert!(alpine.covered_by("alpine/v3.19/community"));
+        assert!(!alpine.covered_by("alpine/v3.18/main"));
+        assert!(!alpine.covered_by("alpine/edge/main"));
+        let edge = ns(Ecosystem::Apk, "alpine", "edge").unwrap();
+        assert!(edge.covered_by("alpine/edge/main"));
+        let oracular = ns(Ecosystem::Dpkg, "ubuntu", "oracular").unwrap();
+        assert!(oracular.covered_by("ubuntu/oracular"));
+        assert!(oracular.covered_by("ubuntu/oracular/usn"));
+        assert!(!oracular.covered_by("ubuntu/jammy"));
         let pypi = Namespace::language(Ecosystem::PyPI);
         assert!(pypi.covered_by("osv/PyPI"));
+        assert!(pypi.covered_by("osv"));
         assert!(!pypi.covered_by("osv/npm"));
         assert!(!pypi.covered_by("pypi"));
         let rhel = ns(Ecosystem::Rpm, "rhel", "9").unwrap();
         assert!(rhel.covered_by("rhel"));
-        assert!(rhel.covered_by("rhel-vex"));
+        assert!(!rhel.covered_by("rhel/8"));
+        let wolfi = ns(Ecosystem::Apk, "wolfi", "").unwrap();
+        assert!(wolfi.covered_by("wolfi"));
     }
 
     #[test]
@@ -399,8 +454,8 @@ mod tests {
         index
             .distributions
             .insert("2".into(), distribution("amzn", "2023", ""));
-        let package = |name: &str, version: &str, eco: &str, source: Option<(&str, &str)>| {
-            ReportPackage {
+        let package =
+            |name: &str, version: &str, eco: &str, source: Option<(&str, &str)>| ReportPackage {
                 name: name.into(),
                 version: version.into(),
                 ecosystem: eco.into(),
@@ -412,8 +467,7 @@ mod tests {
                     })
                 }),
                 ..Default::default()
-            }
-        };
+            };
         let env = |d: &str| {
             vec![Environment {
                 distribution_id: d.into(),
@@ -422,12 +476,18 @@ mod tests {
         };
         index.packages.insert(
             "1".into(),
-            package("libssl3", "3.0.11-1~deb12u2", "dpkg", Some(("openssl", "3.0.11-1~deb12u2"))),
+            package(
+                "libssl3",
+                "3.0.11-1~deb12u2",
+                "dpkg",
+                Some(("openssl", "3.0.11-1~deb12u2")),
+            ),
         );
         index.environments.insert("1".into(), env("1"));
-        index
-            .packages
-            .insert("2".into(), package("tzdata", "2024a-0+deb12u1", "dpkg", None));
+        index.packages.insert(
+            "2".into(),
+            package("tzdata", "2024a-0+deb12u1", "dpkg", None),
+        );
         index.environments.insert("2".into(), env("1"));
         index
             .packages
@@ -455,9 +515,15 @@ mod tests {
             debian.subjects[0].compared(true),
             ("openssl", "3.0.11-1~deb12u2")
         );
-        assert_eq!(debian.subjects[0].compared(false), ("libssl3", "3.0.11-1~deb12u2"));
+        assert_eq!(
+            debian.subjects[0].compared(false),
+            ("libssl3", "3.0.11-1~deb12u2")
+        );
         // No Source field: the binary is its own source.
-        assert_eq!(debian.subjects[1].compared(true), ("tzdata", "2024a-0+deb12u1"));
+        assert_eq!(
+            debian.subjects[1].compared(true),
+            ("tzdata", "2024a-0+deb12u1")
+        );
         assert_eq!(debian.by_name["openssl"], [0]);
         let pypi = &plan.lookups[keys[1]];
         assert_eq!(pypi.names, ["pyyaml"]);
