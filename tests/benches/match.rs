@@ -170,8 +170,22 @@ async fn main() -> Result<()> {
             "set LUCID_BENCH_FEEDS to a folder of feeds (e.g. the reference copy of the public feeds)"
         );
     };
-    let db = harness::database().await?;
+    // LUCID_BENCH_DATABASE_URL: reuse a database a previous run loaded (skips the minute of loading).
+    let db = match std::env::var("LUCID_BENCH_DATABASE_URL") {
+        Ok(url) => {
+            let db = lucid::store::Database::connect(&url, 4, Duration::from_secs(10)).await?;
+            db.migrate().await?;
+            db
+        }
+        Err(_) => harness::database().await?,
+    };
     let store = FeedStore::new(db.clone());
+    let loaded: i64 = db
+        .client()
+        .await?
+        .query_one("SELECT count(*) FROM latest_update_operation", &[])
+        .await?
+        .get(0);
 
     let (sources, ignored) = catalog::discover(&dir);
     println!(
@@ -182,7 +196,7 @@ async fn main() -> Result<()> {
     );
     let load = Instant::now();
     let mut total = 0usize;
-    for source in &sources {
+    for source in sources.iter().filter(|_| loaded == 0) {
         let Origin::Files(files) = &source.origin else {
             continue;
         };

@@ -150,6 +150,15 @@ impl Matcher {
             futures::future::try_join_all(candidate_queries)
         )?;
 
+        let feeds: Vec<(String, FeedFreshness, Option<i64>)> = feed_rows
+            .iter()
+            .map(store::feed)
+            .collect::<Result<_, _>>()?;
+        let feed_of_operation: HashMap<i64, &str> = feeds
+            .iter()
+            .filter_map(|(name, _, uo)| uo.map(|uo| (uo, name.as_str())))
+            .collect();
+
         // Compare versions.
         let mut hits: BTreeMap<i64, Hit> = BTreeMap::new();
         let mut package_hits: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
@@ -164,7 +173,11 @@ impl Matcher {
                     continue;
                 }
                 candidates += 1;
-                contributing.insert(candidate.feed.clone());
+                if let Some(feed) = feed_of_operation.get(&candidate.uo_id)
+                    && !contributing.contains(*feed)
+                {
+                    contributing.insert((*feed).to_owned());
+                }
                 let Some(subjects) = lookup.by_name.get(&candidate.package_name) else {
                     continue;
                 };
@@ -236,7 +249,7 @@ impl Matcher {
         let mut vulnerabilities: BTreeMap<String, ReportVulnerability> = BTreeMap::new();
         for row in &record_rows {
             let (id, record) = store::record(row)?;
-            vulnerabilities.insert(id.to_string(), report_vulnerability(id, &record));
+            vulnerabilities.insert(id.to_string(), report_vulnerability(id, record));
         }
         if vulnerabilities.len() != hits.len() {
             return Err(StoreError::Corrupt(format!(
@@ -247,21 +260,28 @@ impl Matcher {
             .into());
         }
 
+        // Most severe first, then by name and id, so the order is stable.
         let mut package_vulnerabilities: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (package_id, ids) in package_hits {
-            let mut ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
-            ids.sort_by(|a, b| {
-                let (va, vb) = (vulnerabilities.get(a), vulnerabilities.get(b));
-                let key = |v: Option<&ReportVulnerability>| {
-                    v.map(|v| (std::cmp::Reverse(v.normalized_severity), v.name.clone()))
-                };
-                key(va).cmp(&key(vb)).then_with(|| a.cmp(b))
-            });
-            package_vulnerabilities.insert(package_id, ids);
+            let mut keyed: Vec<(std::cmp::Reverse<crate::model::Severity>, &str, String)> = ids
+                .into_iter()
+                .map(|id| {
+                    let id = id.to_string();
+                    let v = vulnerabilities.get(&id);
+                    (
+                        std::cmp::Reverse(v.map(|v| v.normalized_severity).unwrap_or_default()),
+                        v.map(|v| v.name.as_str()).unwrap_or_default(),
+                        id,
+                    )
+                })
+                .collect();
+            keyed.sort_unstable();
+            package_vulnerabilities
+                .insert(package_id, keyed.into_iter().map(|(_, _, id)| id).collect());
         }
 
         let enrichments = enrichments(&enrichment_rows, &cve_to_ids)?;
-        let (feeds, mut warnings) = freshness(&feed_rows, &plan, &feeds_per_namespace)?;
+        let (feeds, mut warnings) = freshness(feeds, &plan, &feeds_per_namespace);
         warnings.extend(plan.warnings);
 
         tracing::debug!(
@@ -316,12 +336,14 @@ fn enrichments(
 /// The feeds relevant to the report (covering one of its namespaces by name, or contributing records) and
 /// the warnings about missing or failing ones.
 fn freshness(
-    rows: &[tokio_postgres::Row],
+    feeds: Vec<(String, FeedFreshness, Option<i64>)>,
     plan: &plan::Plan,
     contributing: &HashMap<&Namespace, BTreeSet<String>>,
-) -> Result<(BTreeMap<String, FeedFreshness>, Vec<ReportWarning>), StoreError> {
-    let all: BTreeMap<String, FeedFreshness> =
-        rows.iter().map(store::feed).collect::<Result<_, _>>()?;
+) -> (BTreeMap<String, FeedFreshness>, Vec<ReportWarning>) {
+    let all: BTreeMap<String, FeedFreshness> = feeds
+        .into_iter()
+        .map(|(name, freshness, _)| (name, freshness))
+        .collect();
     let mut warnings = Vec::new();
     if !all.values().any(|f| f.updated_at.is_some()) {
         warnings.push(ReportWarning::new(
@@ -376,18 +398,18 @@ fn freshness(
             ));
         }
     }
-    Ok((relevant, warnings))
+    (relevant, warnings)
 }
 
 /// The wire form of a matched record (the vulnerability's own package, distribution and repository, as
 /// Clair reports them, not the installed ones).
-fn report_vulnerability(id: i64, v: &Vulnerability) -> ReportVulnerability {
+fn report_vulnerability(id: i64, v: store::ReportRecord) -> ReportVulnerability {
     let ecosystem = v.ecosystem.map(|e| e.as_str()).unwrap_or_default();
     ReportVulnerability {
         id: id.to_string(),
-        updater: v.updater.clone(),
-        name: v.name.clone(),
-        description: v.description.clone(),
+        updater: v.updater,
+        name: v.name,
+        description: v.description,
         issued: v
             .issued
             .and_then(|t| {
@@ -396,36 +418,33 @@ fn report_vulnerability(id: i64, v: &Vulnerability) -> ReportVulnerability {
             })
             .unwrap_or_default(),
         links: v.links.join(" "),
-        severity: v.severity.clone(),
+        severity: v.severity,
         normalized_severity: v.normalized_severity,
         package: Some(ReportPackage {
-            name: v.package_name.clone(),
+            name: v.package_name,
             kind: if v.package_is_source {
                 "source"
             } else {
                 "binary"
             }
             .to_owned(),
-            module: v.module.clone(),
-            arch: v.arch.clone(),
+            module: v.module,
+            arch: v.arch,
             ecosystem: ecosystem.to_owned(),
             ..ReportPackage::default()
         }),
-        distribution: v.distribution.as_ref().map(|d| {
+        distribution: v.distribution.map(|d| {
             let numbered =
                 d.release == "edge" || d.release.starts_with(|c: char| c.is_ascii_digit());
+            let (version_id, version_code_name) = if numbered {
+                (d.release, String::new())
+            } else {
+                (String::new(), d.release)
+            };
             ReportDistribution {
-                did: d.did.clone(),
-                version_id: if numbered {
-                    d.release.clone()
-                } else {
-                    String::new()
-                },
-                version_code_name: if numbered {
-                    String::new()
-                } else {
-                    d.release.clone()
-                },
+                did: d.did,
+                version_id,
+                version_code_name,
                 ..ReportDistribution::default()
             }
         }),
@@ -436,7 +455,7 @@ fn report_vulnerability(id: i64, v: &Vulnerability) -> ReportVulnerability {
                 name: e.as_str().to_owned(),
                 ..ReportRepository::default()
             }),
-        fixed_in_version: v.fixed_in_version.clone(),
+        fixed_in_version: v.fixed_in_version,
     }
 }
 
