@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use lucid::feeds::catalog;
-use lucid::feeds::source::Origin;
+use lucid::feeds::source::{Origin, Records};
 use lucid::feeds::store::FeedStore;
 use lucid::matcher::Matcher;
 use lucid::model::{
@@ -214,7 +214,14 @@ async fn main() -> Result<()> {
         let mut count = 0;
         for (updater, records) in groups {
             count += records.len();
-            store.commit(&updater, "bench", &records).await?;
+            match &records {
+                Records::Vulnerabilities(records) => {
+                    store.commit(&updater, "bench", records).await?;
+                }
+                Records::Enrichments(records) => {
+                    store.commit_enrichments(&updater, "bench", records).await?;
+                }
+            }
         }
         store
             .record_attempt(&source.name, Ok(("bench", count as i64)))

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use lucid::ecosystems::{alpine, debian, rhel, ubuntu};
+use lucid::feeds::enrichment::Enrichment;
 use lucid::feeds::store::FeedStore;
 use lucid::feeds::{osv, oval};
 use lucid::layer::{LayerLimits, coalesce, rootfs};
@@ -847,50 +848,37 @@ async fn unfinished_index_reports_are_refused() -> Result<()> {
 async fn enrichments_are_attached_by_cve() -> Result<()> {
     let records = osv_samples();
     let (db, matcher) = matcher_with(&[("osv/PyPI", of_updater(&records, "osv/PyPI"))]).await?;
-    // An NVD-style CVSS enrichment for the alias of PYSEC-2023-74 (CVE-2023-32681), live, and a stale one
-    // from an older operation of the same source that must not appear.
-    let client = db.client().await?;
+    // NVD enrichments through the feed store: an older operation with a stale record, then the live one,
+    // for the alias of PYSEC-2023-74 (CVE-2023-32681), plus one for a CVE this image does not have.
+    let store = FeedStore::new(db.clone());
+    let enrichment = |cve: &str, data: serde_json::Value| Enrichment {
+        updater: "nvd".into(),
+        cve: cve.into(),
+        data,
+    };
+    let stale_data = serde_json::json!({"kind": "cvss", "stale": true});
     let live_data = serde_json::json!({
-        "id": "CVE-2023-32681",
-        "cvssMetricV31": [{"cvssData": {"baseScore": 6.1, "vectorString": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N"}}]
+        "kind": "cvss",
+        "baseScore": 6.1,
+        "vectorString": "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N"
     });
-    let stale_data = serde_json::json!({"id": "CVE-2023-32681", "stale": true});
-    let mut uo = Vec::new();
-    for _ in 0..2 {
-        let id: i64 = client
-            .query_one(
-                "INSERT INTO update_operation (ref, updater, kind) VALUES ($1, 'nvd', 'enrichment') RETURNING id",
-                &[&uuid::Uuid::new_v4()],
-            )
-            .await?
-            .get(0);
-        uo.push(id);
-    }
-    for (n, (data, uo_id)) in [(&stale_data, uo[0]), (&live_data, uo[1])]
-        .into_iter()
-        .enumerate()
-    {
-        let hash = vec![n as u8; 32];
-        let enrichment_id: i64 = client
-            .query_one(
-                "INSERT INTO enrichment (hash, updater, cve, data) VALUES ($1, 'nvd', 'CVE-2023-32681', $2) RETURNING id",
-                &[&hash, data],
-            )
-            .await?
-            .get(0);
-        client
-            .execute(
-                "INSERT INTO uo_enrichment (uo_id, enrichment_id) VALUES ($1, $2)",
-                &[&uo_id, &enrichment_id],
-            )
-            .await?;
-    }
-    client
-        .execute(
-            "INSERT INTO latest_update_operation (updater, uo_id) VALUES ('nvd', $1)",
-            &[&uo[1]],
+    store
+        .commit_enrichments("nvd", "1", &[enrichment("CVE-2023-32681", stale_data)])
+        .await?;
+    store
+        .commit_enrichments(
+            "nvd",
+            "2",
+            &[
+                enrichment("CVE-2023-32681", live_data.clone()),
+                enrichment(
+                    "CVE-2021-44228",
+                    serde_json::json!({"kind": "cvss", "baseScore": 10.0}),
+                ),
+            ],
         )
         .await?;
+    store.record_attempt("nvd", Ok(("2", 2))).await?;
 
     let index = index_of(vec![LayerContents {
         packages: vec![package(
@@ -914,6 +902,23 @@ async fn enrichments_are_attached_by_cve() -> Result<()> {
         report.enrichments[key],
         vec![serde_json::json!({ id.clone(): [live_data] })]
     );
+    // The enrichment source is listed with the vulnerability feed.
+    let feeds: Vec<&str> = report.feeds.keys().map(String::as_str).collect();
+    assert_eq!(feeds, ["nvd", "osv/PyPI"]);
+
+    // With the fixed version installed there is nothing to enrich, and the enrichment source is not listed.
+    let fixed = index_of(vec![LayerContents {
+        packages: vec![package(
+            Ecosystem::PyPI,
+            "requests",
+            "2.31.0",
+            "site-packages/requests-2.31.0.dist-info/METADATA",
+        )],
+        ..Default::default()
+    }]);
+    let report = matcher.vulnerability_report(&fixed).await?;
+    assert!(report.enrichments.is_empty());
+    assert_eq!(report.feeds.keys().collect::<Vec<_>>(), ["osv/PyPI"]);
     Ok(())
 }
 

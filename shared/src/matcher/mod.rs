@@ -150,13 +150,13 @@ impl Matcher {
             futures::future::try_join_all(candidate_queries)
         )?;
 
-        let feeds: Vec<(String, FeedFreshness, Option<i64>)> = feed_rows
+        let feeds: Vec<store::Feed> = feed_rows
             .iter()
             .map(store::feed)
             .collect::<Result<_, _>>()?;
         let feed_of_operation: HashMap<i64, &str> = feeds
             .iter()
-            .filter_map(|(name, _, uo)| uo.map(|uo| (uo, name.as_str())))
+            .filter_map(|f| f.uo_id.map(|uo| (uo, f.name.as_str())))
             .collect();
 
         // Compare versions.
@@ -280,8 +280,9 @@ impl Matcher {
                 .insert(package_id, keyed.into_iter().map(|(_, _, id)| id).collect());
         }
 
-        let enrichments = enrichments(&enrichment_rows, &cve_to_ids)?;
-        let (feeds, mut warnings) = freshness(feeds, &plan, &feeds_per_namespace);
+        let (enrichments, enrichment_feeds) = enrichments(&enrichment_rows, &cve_to_ids)?;
+        let (feeds, mut warnings) =
+            freshness(feeds, &plan, &feeds_per_namespace, &enrichment_feeds);
         warnings.extend(plan.warnings);
 
         tracing::debug!(
@@ -307,16 +308,23 @@ impl Matcher {
 }
 
 /// Clair's layout: `enrichments[type] = [{vulnerability id: [record, …]}]`, one type per enrichment source.
+/// Also returns the enrichment sources that contributed.
+type Enrichments = BTreeMap<String, Vec<serde_json::Value>>;
+
 fn enrichments(
     rows: &[tokio_postgres::Row],
     cve_to_ids: &BTreeMap<&str, Vec<i64>>,
-) -> Result<BTreeMap<String, Vec<serde_json::Value>>, StoreError> {
+) -> Result<(Enrichments, BTreeSet<String>), StoreError> {
     let mut by_source: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
         BTreeMap::new();
+    let mut sources = BTreeSet::new();
     for row in rows {
         let cve: String = row.try_get(0)?;
         let updater: String = row.try_get(1)?;
         let data: serde_json::Value = row.try_get(2)?;
+        if !sources.contains(&updater) {
+            sources.insert(updater.clone());
+        }
         let per_vulnerability = by_source.entry(enrichment_type(&updater)).or_default();
         for id in cve_to_ids.get(cve.as_str()).into_iter().flatten() {
             let entry = per_vulnerability
@@ -327,23 +335,30 @@ fn enrichments(
             }
         }
     }
-    Ok(by_source
+    let enrichments = by_source
         .into_iter()
         .map(|(kind, map)| (kind, vec![serde_json::Value::Object(map)]))
-        .collect())
+        .collect();
+    Ok((enrichments, sources))
 }
 
-/// The feeds relevant to the report (covering one of its namespaces by name, or contributing records) and
-/// the warnings about missing or failing ones.
+/// The feeds relevant to the report (covering one of its namespaces by name, contributing records, or
+/// contributing enrichments) and the warnings about missing or failing ones.
 fn freshness(
-    feeds: Vec<(String, FeedFreshness, Option<i64>)>,
+    feeds: Vec<store::Feed>,
     plan: &plan::Plan,
     contributing: &HashMap<&Namespace, BTreeSet<String>>,
+    enrichment_feeds: &BTreeSet<String>,
 ) -> (BTreeMap<String, FeedFreshness>, Vec<ReportWarning>) {
-    let all: BTreeMap<String, FeedFreshness> = feeds
-        .into_iter()
-        .map(|(name, freshness, _)| (name, freshness))
-        .collect();
+    let mut enrichment_sources: BTreeMap<String, FeedFreshness> = BTreeMap::new();
+    let mut all: BTreeMap<String, FeedFreshness> = BTreeMap::new();
+    for feed in feeds {
+        if feed.enrichment {
+            enrichment_sources.insert(feed.name, feed.freshness);
+        } else {
+            all.insert(feed.name, feed.freshness);
+        }
+    }
     let mut warnings = Vec::new();
     if !all.values().any(|f| f.updated_at.is_some()) {
         warnings.push(ReportWarning::new(
@@ -381,6 +396,11 @@ fn freshness(
                     ns.describe()
                 ),
             ));
+        }
+    }
+    for (name, feed) in enrichment_sources {
+        if enrichment_feeds.contains(&name) {
+            relevant.insert(name, feed);
         }
     }
     for (updater, feed) in &relevant {

@@ -44,7 +44,8 @@ pub const ENRICHMENTS: &str = "
 /// Every feed known: loaded (a latest operation) or only attempted (a status row).
 pub const FEEDS: &str = "
     SELECT COALESCE(l.updater, f.updater), l.switched_at, f.last_attempt, f.last_success,
-           COALESCE(f.last_error, ''), COALESCE(f.record_count, uo.record_count, 0), l.uo_id
+           COALESCE(f.last_error, ''), COALESCE(f.record_count, uo.record_count, 0), l.uo_id,
+           COALESCE(uo.kind, 'vulnerability')
     FROM latest_update_operation l
     FULL JOIN feed_status f ON f.updater = l.updater
     LEFT JOIN update_operation uo ON uo.id = l.uo_id";
@@ -156,19 +157,32 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
     t.and_then(|t| t.format(&Rfc3339).ok())
 }
 
-/// Reads a row of [`FEEDS`]: the feed's name, freshness, and live operation id (if loaded).
-pub fn feed(row: &tokio_postgres::Row) -> Result<(String, FeedFreshness, Option<i64>), StoreError> {
-    Ok((
-        row.try_get(0)?,
-        FeedFreshness {
+/// A row of [`FEEDS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    pub name: String,
+    pub freshness: FeedFreshness,
+    /// The live operation, when the feed has loaded.
+    pub uo_id: Option<i64>,
+    /// Whether the feed holds enrichments (NVD, KEV, EPSS) rather than vulnerabilities.
+    pub enrichment: bool,
+}
+
+/// Reads a row of [`FEEDS`].
+pub fn feed(row: &tokio_postgres::Row) -> Result<Feed, StoreError> {
+    let kind: String = row.try_get(7)?;
+    Ok(Feed {
+        name: row.try_get(0)?,
+        freshness: FeedFreshness {
             updated_at: rfc3339(row.try_get(1)?),
             last_attempt: rfc3339(row.try_get(2)?),
             last_success: rfc3339(row.try_get(3)?),
             last_error: row.try_get(4)?,
             record_count: row.try_get(5)?,
         },
-        row.try_get(6)?,
-    ))
+        uo_id: row.try_get(6)?,
+        enrichment: kind == "enrichment",
+    })
 }
 
 /// The parameters of [`CANDIDATES`] for a namespace.
