@@ -226,6 +226,10 @@ fn feed_folder() -> Result<tempfile::TempDir> {
         "debian/oval-definitions-bookworm.xml",
     )?;
     copy(
+        "feeds/testdata/oval/rhsa-RHEL9-excerpt.xml",
+        "redhat/com.redhat.rhsa-RHEL9.xml",
+    )?;
+    copy(
         "ecosystems/rhel/testdata/cve-2023-38545.json",
         "redhat/csaf/vex/2023/cve-2023-38545.json",
     )?;
@@ -337,6 +341,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
             "nvd/2023",
             "osv",
             "rhel",
+            "rhel-oval/9",
             "ubuntu/oracular/usn",
             "wolfi"
         ]
@@ -369,6 +374,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
             "osv/crates.io",
             "osv/npm",
             "rhel",
+            "rhel-oval/9",
             "ubuntu/oracular/usn",
             "wolfi"
         ]
@@ -652,6 +658,10 @@ fn online_catalog_names_every_public_source() {
         "osv/crates.io",
         "wolfi",
         "chainguard",
+        "rhel-oval/9",
+        "nvd/2024",
+        "kev",
+        "epss",
     ] {
         assert!(
             names.contains(&expected),

@@ -19,6 +19,8 @@ pub struct FeedMirrors {
     pub ubuntu: String,
     /// The Debian security tracker's JSON export.
     pub debian_tracker: String,
+    /// Red Hat OVAL v2: `<base>/RHEL<major>/rhel-<major>.oval.xml.bz2`.
+    pub rhel_oval: String,
     /// Wolfi's secdb (`<base>/os/security.json`).
     pub wolfi: String,
     /// Chainguard's secdb (`<base>/chainguard/security.json`).
@@ -38,6 +40,7 @@ impl Default for FeedMirrors {
             alpine: "https://secdb.alpinelinux.org".to_owned(),
             ubuntu: "https://security-metadata.canonical.com/oval".to_owned(),
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".to_owned(),
+            rhel_oval: "https://security.access.redhat.com/data/oval/v2".to_owned(),
             wolfi: "https://packages.wolfi.dev".to_owned(),
             chainguard: "https://packages.cgr.dev".to_owned(),
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
@@ -65,6 +68,9 @@ pub const ALPINE_BRANCHES: &[&str] = &[
     "v3.16", "v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge",
 ];
 const ALPINE_REPOS: &[&str] = &["main", "community"];
+
+/// RHEL major releases with OVAL v2 data (RHEL-family images — CentOS, Rocky, Alma — match them too).
+pub const RHEL_MAJORS: &[&str] = &["7", "8", "9"];
 
 /// Ubuntu series with CVE OVAL (LTS and current releases).
 pub const UBUNTU_SERIES: &[&str] = &["bionic", "focal", "jammy", "noble", "plucky", "questing"];
@@ -100,6 +106,18 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
                 format: FeedFormat::AlpineSecdb,
             });
         }
+    }
+    for major in RHEL_MAJORS {
+        sources.push(FeedSource {
+            name: format!("rhel-oval/{major}"),
+            origin: Origin::Url(format!(
+                "{}/RHEL{major}/rhel-{major}.oval.xml.bz2",
+                mirrors.rhel_oval.trim_end_matches('/')
+            )),
+            format: FeedFormat::RhelOval {
+                major: (*major).to_owned(),
+            },
+        });
     }
     for (did, url) in [
         (
@@ -192,6 +210,30 @@ fn classify(path: &Path) -> Option<Classified> {
         return Some(Classified::Single(
             format!("debian-oval/{codename}"),
             FeedFormat::DebianOval { codename },
+        ));
+    }
+    // Red Hat OVAL: com.redhat.rhsa-RHEL<major>.xml[.bz2] (v1) or rhel-<major>.oval.xml[.bz2] (v2).
+    let rhel_major = lower
+        .strip_prefix("com.redhat.rhsa-rhel")
+        .and_then(|r| {
+            r.strip_suffix(".xml.bz2")
+                .or_else(|| r.strip_suffix(".xml"))
+        })
+        .or_else(|| {
+            lower.strip_prefix("rhel-").and_then(|r| {
+                r.strip_suffix(".oval.xml.bz2")
+                    .or_else(|| r.strip_suffix(".oval.xml"))
+            })
+        });
+    if let Some(major) = rhel_major
+        && !major.is_empty()
+        && major.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(Classified::Single(
+            format!("rhel-oval/{major}"),
+            FeedFormat::RhelOval {
+                major: major.to_owned(),
+            },
         ));
     }
     // The Debian security tracker export, saved under a recognisable name.

@@ -38,6 +38,8 @@ pub enum FeedFormat {
     OsvFiles,
     /// Red Hat CSAF VEX documents, one per file.
     RhelVex,
+    /// One Red Hat OVAL file (plain or `.bz2`) for a RHEL major release.
+    RhelOval { major: String },
     /// Enrichment: an NVD CVE JSON 2.0 feed (plain or gzip).
     Nvd,
     /// Enrichment: CISA's KEV catalog JSON.
@@ -147,6 +149,9 @@ impl FeedFormat {
                 }
                 FeedFormat::DebianOval { codename } => {
                     debian::oval::parse_oval(decompressed(open(path)?, source)?, codename)
+                }
+                FeedFormat::RhelOval { major } => {
+                    rhel::oval::parse_oval(decompressed(open(path)?, source)?, major)
                 }
                 FeedFormat::DebianTracker => debian::tracker::parse_tracker_json(open(path)?),
                 FeedFormat::OsvZip => osv::parse_zip(BufReader::new(open(path)?)),
