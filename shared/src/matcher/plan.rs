@@ -440,6 +440,8 @@ mod tests {
         assert!(!pypi.covered_by("pypi"));
         let rhel = ns(Ecosystem::Rpm, "rhel", "9").unwrap();
         assert!(rhel.covered_by("rhel"));
+        assert!(rhel.covered_by("rhel-oval/9"));
+        assert!(!rhel.covered_by("rhel-oval/8"));
         assert!(!rhel.covered_by("rhel/8"));
         let wolfi = ns(Ecosystem::Apk, "wolfi", "").unwrap();
         assert!(wolfi.covered_by("wolfi"));
