@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod feeds;
 pub mod indexer;
 pub mod layer;
+pub mod matcher;
 pub mod model;
 pub mod notifier;
 pub mod queue;
