@@ -165,6 +165,11 @@ async fn post_stages_uploads_and_the_upload_finishes_the_report() {
     let r = call(&e.api, request("GET", &report_path(&m.hash), &[], "")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["state"], "FetchLayers");
+    // No vulnerability report until the index report is finished (Clair: 404).
+    let vuln_path = format!("/matcher/api/v1/vulnerability_report/{}", m.hash);
+    let r = call(&e.api, request("GET", &vuln_path, &[], "")).await;
+    assert_error(&r, 404, "not-found");
+    assert!(r.body["message"].as_str().unwrap().contains("FetchLayers"));
 
     // Upload both layers through the local route (the path of the returned URL).
     let r = call(

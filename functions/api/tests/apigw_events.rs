@@ -153,6 +153,17 @@ async fn indexer_routes_through_api_gateway_events() {
     .await;
     assert_eq!((status, body), (304, Value::Null));
 
+    // The matcher's vulnerability report of the finished manifest.
+    let vuln_path = format!("/matcher/api/v1/vulnerability_report/{}", m.hash);
+    let (status, headers, vulns) = call(&api, event("healthz", "GET", &vuln_path, b"", &[])).await;
+    assert_eq!(status, 200, "{vulns}");
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.clair.vulnerability_report.v1+json"
+    );
+    assert_eq!(vulns["manifest_hash"], m.hash.to_string());
+    assert_eq!(vulns["packages"].as_object().unwrap().len(), 88);
+
     // index_state.
     let (status, headers, body) = call(
         &api,
