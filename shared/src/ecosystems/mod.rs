@@ -49,6 +49,19 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The name under which an ecosystem's advisories and installed packages are compared: PyPI names are
+/// PEP 503-normalized (`Django` = `django`, `zope.interface` = `zope-interface`); NuGet, Packagist and npm
+/// names are case-insensitive on their registries, so they are lowercased; other ecosystems compare names
+/// exactly (Go module paths, Maven coordinates and gem names are case-sensitive). Both the feed store and the
+/// matcher key on this.
+pub fn normalize_package_name(ecosystem: Option<Ecosystem>, name: &str) -> String {
+    match ecosystem {
+        Some(Ecosystem::PyPI) => python::scanner::normalize_name(name),
+        Some(Ecosystem::NuGet | Ecosystem::Packagist | Ecosystem::Npm) => name.to_lowercase(),
+        _ => name.to_owned(),
+    }
+}
+
 /// Every package scanner, in the order the layer reader offers entries to them. Registering an ecosystem's
 /// scanner is one line here.
 pub fn default_scanners() -> Vec<Box<dyn PackageScanner>> {
@@ -99,6 +112,37 @@ mod tests {
                 Ordering::Greater,
                 "{eco}"
             );
+        }
+    }
+
+    #[test]
+    fn package_names_normalize_per_ecosystem() {
+        let cases = [
+            (Some(Ecosystem::PyPI), "Zope.Interface", "zope-interface"),
+            (Some(Ecosystem::PyPI), "PyYAML", "pyyaml"),
+            (
+                Some(Ecosystem::PyPI),
+                "typing__extensions",
+                "typing-extensions",
+            ),
+            (Some(Ecosystem::NuGet), "Newtonsoft.Json", "newtonsoft.json"),
+            (
+                Some(Ecosystem::Packagist),
+                "Symfony/HTTP-Kernel",
+                "symfony/http-kernel",
+            ),
+            (Some(Ecosystem::Npm), "JSONStream", "jsonstream"),
+            (
+                Some(Ecosystem::Go),
+                "github.com/BurntSushi/toml",
+                "github.com/BurntSushi/toml",
+            ),
+            (Some(Ecosystem::Maven), "org.Foo:Bar", "org.Foo:Bar"),
+            (Some(Ecosystem::Dpkg), "libssl3", "libssl3"),
+            (None, "Anything", "Anything"),
+        ];
+        for (ecosystem, name, expected) in cases {
+            assert_eq!(normalize_package_name(ecosystem, name), expected, "{name}");
         }
     }
 

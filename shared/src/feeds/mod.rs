@@ -15,8 +15,12 @@
 //! Distro records: `ranges` is `[{fixed: v}]` for a fixed vulnerability and empty (every version) when no fix
 //! exists; "not affected" statements produce no record at all.
 
+pub mod catalog;
 pub mod osv;
 pub mod oval;
+pub mod source;
+pub mod store;
+pub mod updater;
 
 /// Why a feed could not be used. The updater records it and keeps the previous data live.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,0 +1,239 @@
+//! Which feeds exist: the public sources (`online`) and the feeds found in a local folder (`discover`,
+//! for air-gapped installs: `lucid update --from DIR`).
+//!
+//! Source names are stable identifiers: the run lock, the `feed_status` row and (except OSV, split per
+//! ecosystem as `osv/<Ecosystem>`) the updater name of the source's update operations.
+
+use std::path::{Path, PathBuf};
+
+use super::source::{FeedFormat, FeedSource, Origin};
+
+/// Base URLs of the public feeds; tests and mirrors point them elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedMirrors {
+    /// osv.dev's bucket: `<base>/<Ecosystem>/all.zip`.
+    pub osv: String,
+    /// Alpine secdb: `<base>/<branch>/<repo>.json`.
+    pub alpine: String,
+    /// Ubuntu OVAL: `<base>/com.ubuntu.<series>.cve.oval.xml.bz2`.
+    pub ubuntu: String,
+    /// The Debian security tracker's JSON export.
+    pub debian_tracker: String,
+}
+
+impl Default for FeedMirrors {
+    fn default() -> Self {
+        FeedMirrors {
+            osv: "https://osv-vulnerabilities.storage.googleapis.com".to_owned(),
+            alpine: "https://secdb.alpinelinux.org".to_owned(),
+            ubuntu: "https://security-metadata.canonical.com/oval".to_owned(),
+            debian_tracker: "https://security-tracker.debian.org/tracker/data/json".to_owned(),
+        }
+    }
+}
+
+/// OSV ecosystems fetched from osv.dev.
+pub const OSV_ECOSYSTEMS: &[&str] = &[
+    "PyPI",
+    "npm",
+    "Go",
+    "crates.io",
+    "Maven",
+    "RubyGems",
+    "Packagist",
+    "NuGet",
+];
+
+/// Alpine branches with a secdb (supported and recently ended ones), and their repositories.
+pub const ALPINE_BRANCHES: &[&str] = &[
+    "v3.16", "v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge",
+];
+const ALPINE_REPOS: &[&str] = &["main", "community"];
+
+/// Ubuntu series with CVE OVAL (LTS and current releases).
+pub const UBUNTU_SERIES: &[&str] = &["bionic", "focal", "jammy", "noble", "plucky", "questing"];
+
+/// Every public source, at `mirrors`.
+pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
+    let mut sources = Vec::new();
+    sources.push(FeedSource {
+        name: "debian".to_owned(),
+        origin: Origin::Url(mirrors.debian_tracker.clone()),
+        format: FeedFormat::DebianTracker,
+    });
+    for series in UBUNTU_SERIES {
+        sources.push(FeedSource {
+            name: format!("ubuntu/{series}"),
+            origin: Origin::Url(format!(
+                "{}/com.ubuntu.{series}.cve.oval.xml.bz2",
+                mirrors.ubuntu.trim_end_matches('/')
+            )),
+            format: FeedFormat::UbuntuOval {
+                series: (*series).to_owned(),
+            },
+        });
+    }
+    for branch in ALPINE_BRANCHES {
+        for repo in ALPINE_REPOS {
+            sources.push(FeedSource {
+                name: format!("alpine/{branch}/{repo}"),
+                origin: Origin::Url(format!(
+                    "{}/{branch}/{repo}.json",
+                    mirrors.alpine.trim_end_matches('/')
+                )),
+                format: FeedFormat::AlpineSecdb,
+            });
+        }
+    }
+    for ecosystem in OSV_ECOSYSTEMS {
+        sources.push(FeedSource {
+            name: format!("osv/{ecosystem}"),
+            origin: Origin::Url(format!(
+                "{}/{ecosystem}/all.zip",
+                mirrors.osv.trim_end_matches('/')
+            )),
+            format: FeedFormat::OsvZip,
+        });
+    }
+    sources
+}
+
+/// What a file in a feed folder is, by its name (and, for JSON, a peek at its first bytes).
+fn classify(path: &Path) -> Option<Classified> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    // Ubuntu: com.ubuntu.<series>.{cve,usn}.oval.xml[.bz2]
+    if let Some(rest) = lower.strip_prefix("com.ubuntu.")
+        && (lower.ends_with(".oval.xml") || lower.ends_with(".oval.xml.bz2"))
+    {
+        let mut parts = rest.split('.');
+        let series = parts.next()?.to_owned();
+        let kind = parts.next()?;
+        let name = if kind == "cve" {
+            format!("ubuntu/{series}")
+        } else {
+            format!("ubuntu/{series}/{kind}")
+        };
+        return Some(Classified::Single(name, FeedFormat::UbuntuOval { series }));
+    }
+    // Debian: oval-definitions-<codename>.xml[.bz2]
+    if let Some(rest) = lower.strip_prefix("oval-definitions-") {
+        let codename = rest
+            .strip_suffix(".xml.bz2")
+            .or_else(|| rest.strip_suffix(".xml"))?
+            .to_owned();
+        return Some(Classified::Single(
+            format!("debian-oval/{codename}"),
+            FeedFormat::DebianOval { codename },
+        ));
+    }
+    // The Debian security tracker export, saved under a recognisable name.
+    if lower == "debian-security-tracker.json" || lower == "tracker.json" {
+        return Some(Classified::Single(
+            "debian".to_owned(),
+            FeedFormat::DebianTracker,
+        ));
+    }
+    // osv.dev exports: <Ecosystem>/all.zip
+    if lower.ends_with(".zip") {
+        return Some(Classified::Single(
+            format!("osv-zip/{parent}/{name}"),
+            FeedFormat::OsvZip,
+        ));
+    }
+    let is_json = lower.ends_with(".json");
+    let is_yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
+    if !is_json && !is_yaml {
+        return None;
+    }
+    if is_yaml {
+        return Some(Classified::Osv);
+    }
+    // Alpine secdb: <branch>/<repo>.json, with the secdb's own keys.
+    let head = peek(path, 4096);
+    if head.contains("\"distroversion\"") || head.contains("\"secfixes\"") {
+        return Some(Classified::Single(
+            format!("alpine/{parent}/{}", name.trim_end_matches(".json")),
+            FeedFormat::AlpineSecdb,
+        ));
+    }
+    if head.contains("\"csaf_version\"") || head.contains("\"csaf\"") {
+        return Some(Classified::Vex);
+    }
+    if head.contains("\"affected\"")
+        || head.contains("\"schema_version\"")
+        || head.contains("\"modified\"")
+    {
+        return Some(Classified::Osv);
+    }
+    None
+}
+
+enum Classified {
+    /// A file that is a whole source by itself.
+    Single(String, FeedFormat),
+    /// One OSV record (all of them form one source, split per ecosystem).
+    Osv,
+    /// One Red Hat VEX document (all of them form the `rhel` source).
+    Vex,
+}
+
+fn peek(path: &Path, bytes: usize) -> String {
+    use std::io::Read;
+    let mut buffer = vec![0u8; bytes];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut buffer))
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buffer[..n]).into_owned()
+}
+
+/// The feeds in a local folder (any layout: files are recognised by name and content), skipping hidden
+/// files and folders. Unrecognised files are returned separately so the caller can say what it ignored.
+pub fn discover(root: &Path) -> (Vec<FeedSource>, Vec<PathBuf>) {
+    let mut sources = Vec::new();
+    let mut osv_files = Vec::new();
+    let mut vex_files = Vec::new();
+    let mut ignored = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker.flatten() {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.into_path();
+        match classify(&path) {
+            Some(Classified::Single(name, format)) => sources.push(FeedSource {
+                name,
+                origin: Origin::Files(vec![path]),
+                format,
+            }),
+            Some(Classified::Osv) => osv_files.push(path),
+            Some(Classified::Vex) => vex_files.push(path),
+            None => ignored.push(path),
+        }
+    }
+    if !osv_files.is_empty() {
+        sources.push(FeedSource {
+            name: "osv".to_owned(),
+            origin: Origin::Files(osv_files),
+            format: FeedFormat::OsvFiles,
+        });
+    }
+    if !vex_files.is_empty() {
+        sources.push(FeedSource {
+            name: "rhel".to_owned(),
+            origin: Origin::Files(vex_files),
+            format: FeedFormat::RhelVex,
+        });
+    }
+    sources.sort_by(|a, b| a.name.cmp(&b.name));
+    (sources, ignored)
+}

@@ -1,0 +1,396 @@
+//! Feed sources: where a feed's data comes from (a URL, or local files for air-gapped use), how it is
+//! fetched with a fingerprint so unchanged data costs one request, and which parser reads it.
+//!
+//! Every source has the same small surface — [`FeedSource::fetch`] then [`FeedSource::parse`] — and the
+//! parsers themselves live with their ecosystem (`ecosystems/alpine/secdb.rs`, `feeds/osv.rs`, …).
+//! [`FeedFormat`] is the registry: adding a feed format is one variant and one `parse` arm.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+use super::FeedError;
+use crate::ecosystems::{alpine, debian, rhel, ubuntu};
+use crate::feeds::{osv, oval};
+use crate::model::Vulnerability;
+
+/// The parser a source's data needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedFormat {
+    /// One Alpine secdb JSON document (`v3.19/main.json`).
+    AlpineSecdb,
+    /// One Ubuntu OVAL file (plain or `.bz2`) for a series.
+    UbuntuOval { series: String },
+    /// One Debian OVAL file (plain or `.bz2`) for a release codename.
+    DebianOval { codename: String },
+    /// The Debian security tracker's JSON export.
+    DebianTracker,
+    /// An osv.dev per-ecosystem export (`all.zip`).
+    OsvZip,
+    /// OSV records as individual `.json`/`.yaml` files (a checkout of an advisory repository).
+    OsvFiles,
+    /// Red Hat CSAF VEX documents, one per file.
+    RhelVex,
+}
+
+impl FeedFormat {
+    /// Whether records are grouped into one update operation per OSV ecosystem (`osv/PyPI`, …) rather than
+    /// one per source: a folder of OSV records usually mixes ecosystems.
+    fn splits_by_record_updater(&self) -> bool {
+        matches!(self, FeedFormat::OsvZip | FeedFormat::OsvFiles)
+    }
+
+    /// Parses `files` (a download or local files) into records. Any bad file fails the whole source, so a
+    /// broken feed never half-replaces good data.
+    pub fn parse(&self, source: &str, files: &[PathBuf]) -> Result<Vec<Vulnerability>, FeedError> {
+        let open = |path: &Path| {
+            File::open(path)
+                .map_err(|e| FeedError::malformed(source, format!("{}: {e}", path.display())))
+        };
+        let prefix = |e: FeedError, path: &Path| match e {
+            FeedError::Malformed { feed, reason } => FeedError::Malformed {
+                feed,
+                reason: format!("{}: {reason}", path.display()),
+            },
+            other => other,
+        };
+        let mut records = Vec::new();
+        for path in files {
+            let parsed = match self {
+                FeedFormat::AlpineSecdb => {
+                    let mut bytes = Vec::new();
+                    open(path)?
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| FeedError::malformed(source, e))?;
+                    alpine::secdb::parse_alpine_secdb(&bytes)
+                }
+                FeedFormat::UbuntuOval { series } => {
+                    ubuntu::oval::parse_oval(maybe_bz2(open(path)?, source)?, series)
+                }
+                FeedFormat::DebianOval { codename } => {
+                    debian::oval::parse_oval(maybe_bz2(open(path)?, source)?, codename)
+                }
+                FeedFormat::DebianTracker => debian::tracker::parse_tracker_json(open(path)?),
+                FeedFormat::OsvZip => osv::parse_zip(BufReader::new(open(path)?)),
+                FeedFormat::OsvFiles => {
+                    let mut bytes = Vec::new();
+                    open(path)?
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| FeedError::malformed(source, e))?;
+                    let is_yaml = path.extension().is_some_and(|e| {
+                        e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml")
+                    });
+                    if is_yaml {
+                        osv::parse_yaml_record(&bytes)
+                    } else {
+                        osv::parse_record(&bytes)
+                    }
+                }
+                FeedFormat::RhelVex => {
+                    let mut bytes = Vec::new();
+                    open(path)?
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| FeedError::malformed(source, e))?;
+                    rhel::vex::parse_vex(&bytes)
+                }
+            };
+            records.extend(parsed.map_err(|e| prefix(e, path))?);
+        }
+        Ok(records)
+    }
+}
+
+/// A reader over a file that may be bzip2-compressed (OVAL is published both ways).
+fn maybe_bz2(mut file: File, source: &str) -> Result<Box<dyn Read>, FeedError> {
+    let mut magic = [0u8; 3];
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| FeedError::malformed(source, e))?;
+    file.rewind().map_err(|e| FeedError::malformed(source, e))?;
+    if n == 3 && &magic == b"BZh" {
+        Ok(Box::new(oval::bz2_decoder(BufReader::new(file))))
+    } else {
+        Ok(Box::new(BufReader::new(file)))
+    }
+}
+
+/// Where a source's data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Downloaded with a conditional GET.
+    Url(String),
+    /// Local files (air-gapped: `lucid update --from DIR`).
+    Files(Vec<PathBuf>),
+}
+
+/// One feed source: a stable name (the run lock, status row and, for most formats, the updater name of
+/// its operations), where its data lives and how to parse it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSource {
+    pub name: String,
+    pub origin: Origin,
+    pub format: FeedFormat,
+}
+
+/// A fetch's result.
+#[derive(Debug)]
+pub enum Fetch {
+    /// The data has the previous fingerprint: nothing to do.
+    Unchanged,
+    /// New data, to parse. A download lives in a temporary file deleted on drop.
+    Changed {
+        fingerprint: String,
+        files: Vec<PathBuf>,
+        _download: Option<tempfile::TempPath>,
+    },
+}
+
+/// How downloads behave.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Attempts after the first for retryable failures (timeouts, 429, 5xx), with exponential backoff.
+    pub retries: u32,
+    /// Delay before the first retry; doubles each time, plus jitter.
+    pub backoff: Duration,
+    /// Limit on one download's size, against a hostile or broken mirror.
+    pub max_bytes: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            retries: 2,
+            backoff: Duration::from_secs(2),
+            max_bytes: 2 << 30,
+        }
+    }
+}
+
+/// The parts of a fingerprint: validators for the conditional request, and the sha256 of the body.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    etag: String,
+    last_modified: String,
+    sha256: String,
+}
+
+impl Fingerprint {
+    fn parse(text: &str) -> Fingerprint {
+        let mut fp = Fingerprint::default();
+        for part in text.split('\n') {
+            if let Some(v) = part.strip_prefix("etag=") {
+                fp.etag = v.to_owned();
+            } else if let Some(v) = part.strip_prefix("last-modified=") {
+                fp.last_modified = v.to_owned();
+            } else if let Some(v) = part.strip_prefix("sha256=") {
+                fp.sha256 = v.to_owned();
+            }
+        }
+        fp
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "etag={}\nlast-modified={}\nsha256={}",
+            self.etag, self.last_modified, self.sha256
+        )
+    }
+}
+
+impl FeedSource {
+    /// Runs the parser over fetched files (blocking: call it from `spawn_blocking`) and groups the records
+    /// into update operations: `(updater name, records)`.
+    pub fn parse(&self, files: &[PathBuf]) -> Result<Vec<(String, Vec<Vulnerability>)>, FeedError> {
+        let records = self.format.parse(&self.name, files)?;
+        if !self.format.splits_by_record_updater() {
+            return Ok(vec![(self.name.clone(), records)]);
+        }
+        let mut grouped: BTreeMap<String, Vec<Vulnerability>> = BTreeMap::new();
+        for record in records {
+            grouped
+                .entry(record.updater.clone())
+                .or_default()
+                .push(record);
+        }
+        Ok(grouped.into_iter().collect())
+    }
+
+    /// Fetches the source's data unless it still has `previous` fingerprint. Local files are fingerprinted
+    /// by their names and contents; downloads send `If-None-Match`/`If-Modified-Since` and are compared by
+    /// sha256 too, for servers that ignore validators.
+    pub async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        previous: &str,
+        options: &FetchOptions,
+    ) -> Result<Fetch, FeedError> {
+        match &self.origin {
+            Origin::Files(files) => {
+                let owned = files.clone();
+                let name = self.name.clone();
+                let sha256 = tokio::task::spawn_blocking(move || hash_files(&name, &owned))
+                    .await
+                    .map_err(|e| FeedError::malformed(&self.name, e))??;
+                let fingerprint = Fingerprint {
+                    sha256,
+                    ..Fingerprint::default()
+                }
+                .render();
+                if fingerprint == previous {
+                    return Ok(Fetch::Unchanged);
+                }
+                Ok(Fetch::Changed {
+                    fingerprint,
+                    files: files.clone(),
+                    _download: None,
+                })
+            }
+            Origin::Url(url) => {
+                let previous = Fingerprint::parse(previous);
+                let mut attempt = 0;
+                loop {
+                    match self.download(http, url, &previous, options).await {
+                        Err(FeedError::Fetch {
+                            retryable: true, ..
+                        }) if attempt < options.retries => {
+                            let delay = options.backoff * 2u32.pow(attempt);
+                            let jitter = Duration::from_millis(u64::from(rand_jitter_ms()));
+                            tracing::warn!(source = %self.name, attempt, "retrying feed download");
+                            tokio::time::sleep(delay + jitter).await;
+                            attempt += 1;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+
+    async fn download(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        previous: &Fingerprint,
+        options: &FetchOptions,
+    ) -> Result<Fetch, FeedError> {
+        let fetch_error = |reason: String, retryable: bool| FeedError::Fetch {
+            feed: self.name.clone(),
+            reason,
+            retryable,
+        };
+        let mut request = http.get(url);
+        if !previous.etag.is_empty() {
+            request = request.header(reqwest::header::IF_NONE_MATCH, &previous.etag);
+        }
+        if !previous.last_modified.is_empty() {
+            request = request.header(reqwest::header::IF_MODIFIED_SINCE, &previous.last_modified);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| fetch_error(format!("GET {url}: {}", error_chain(&e)), true))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Fetch::Unchanged);
+        }
+        if !status.is_success() {
+            let retryable =
+                status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+            return Err(fetch_error(format!("GET {url}: HTTP {status}"), retryable));
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        let store_error = |e: std::io::Error| FeedError::Store {
+            feed: self.name.clone(),
+            reason: format!("temporary file: {e}"),
+        };
+        let mut file = tempfile::NamedTempFile::new().map_err(store_error)?;
+        let mut hasher = Sha256::new();
+        let mut received: u64 = 0;
+        loop {
+            let chunk = response
+                .chunk()
+                .await
+                .map_err(|e| fetch_error(format!("GET {url}: body: {}", error_chain(&e)), true))?;
+            let Some(chunk) = chunk else { break };
+            received += chunk.len() as u64;
+            if received > options.max_bytes {
+                return Err(fetch_error(
+                    format!("GET {url}: body exceeds {} bytes", options.max_bytes),
+                    false,
+                ));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).map_err(store_error)?;
+        }
+        file.flush().map_err(store_error)?;
+        let fingerprint = Fingerprint {
+            etag,
+            last_modified,
+            sha256: hex::encode(hasher.finalize()),
+        };
+        if !previous.sha256.is_empty() && previous.sha256 == fingerprint.sha256 {
+            return Ok(Fetch::Unchanged);
+        }
+        let path = file.into_temp_path();
+        Ok(Fetch::Changed {
+            fingerprint: fingerprint.render(),
+            files: vec![path.to_path_buf()],
+            _download: Some(path),
+        })
+    }
+}
+
+/// sha256 over the files' names and contents, in order.
+fn hash_files(source: &str, files: &[PathBuf]) -> Result<String, FeedError> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    for path in files {
+        hasher.update(path.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        let mut file = File::open(path)
+            .map_err(|e| FeedError::malformed(source, format!("{}: {e}", path.display())))?;
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .map_err(|e| FeedError::malformed(source, format!("{}: {e}", path.display())))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// A few hundred milliseconds of jitter so retries of many functions do not align.
+fn rand_jitter_ms() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (nanos % 500) as u16
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

@@ -1,0 +1,626 @@
+//! The vulnerability database: update operations, deduplicated records, the live operation per updater,
+//! diffs, garbage collection and per-source status.
+//!
+//! Model (Clair's): each run of an updater that changed something is one **update operation** linking the
+//! full set of records the feed held at that time. Records are stored once, keyed by the sha256 of their
+//! canonical JSON, and shared by every operation (and updater) that holds them. Readers see only records
+//! linked to an updater's *latest* operation, and the latest pointer switches in the transaction that
+//! writes the operation, so a half-written update is never visible.
+//!
+//! Column contract the matcher queries on (`vulnerability` table): `ecosystem` = [`Ecosystem::as_str`] or
+//! `''`; `package_name` = [`normalize_package_name`]; `dist_did`/`dist_release` from the record's
+//! distribution selector, `''` for language ecosystems.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use crate::ecosystems::normalize_package_name;
+use crate::model::{Ecosystem, Vulnerability};
+use crate::store::{Database, StoreError};
+
+/// One committed run of an updater.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UpdateOperation {
+    #[serde(skip)]
+    pub id: i64,
+    /// Clair's `ref`: the public identifier of the operation.
+    #[serde(rename = "ref")]
+    pub reference: Uuid,
+    pub updater: String,
+    /// The fetch fingerprint of the data the operation was built from (ETag, Last-Modified, sha256).
+    pub fingerprint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub date: OffsetDateTime,
+    pub kind: String,
+    pub record_count: i64,
+}
+
+/// What [`FeedStore::commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The records are exactly the latest operation's: nothing was written.
+    Unchanged { latest: UpdateOperation },
+    /// A new operation is live. `added`/`removed` count records against `previous`.
+    Committed {
+        operation: UpdateOperation,
+        previous: Option<UpdateOperation>,
+        added: u64,
+        removed: u64,
+    },
+}
+
+/// Records added and removed between two operations of one updater (Clair's `update_diff`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UpdateDiff {
+    pub prev: Option<UpdateOperation>,
+    pub cur: UpdateOperation,
+    pub added: Vec<Vulnerability>,
+    pub removed: Vec<Vulnerability>,
+}
+
+/// What garbage collection removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GcReport {
+    pub operations_deleted: u64,
+    pub vulnerabilities_deleted: u64,
+}
+
+/// A source's last attempts, as `lucid feeds status` and the API show them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FeedStatus {
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_attempt: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_success: Option<OffsetDateTime>,
+    /// Empty when the last attempt succeeded.
+    pub last_error: String,
+    pub fingerprint: String,
+    pub record_count: i64,
+}
+
+/// A record ready for storage: its content hash, canonical JSON and the lookup columns.
+struct StoredRecord<'a> {
+    hash: Vec<u8>,
+    json: String,
+    record: &'a Vulnerability,
+}
+
+fn canonical(record: &Vulnerability) -> Result<StoredRecord<'_>, StoreError> {
+    // Field order is the struct's declaration order, so equal records serialize to equal bytes.
+    let json = serde_json::to_string(record)
+        .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", record.name)))?;
+    let hash = Sha256::digest(json.as_bytes()).to_vec();
+    Ok(StoredRecord { hash, json, record })
+}
+
+const OPERATION_COLUMNS: &str = "id, ref, updater, fingerprint, created_at, kind, record_count";
+
+fn operation_from_row(row: &tokio_postgres::Row) -> Result<UpdateOperation, StoreError> {
+    Ok(UpdateOperation {
+        id: row.try_get(0)?,
+        reference: row.try_get(1)?,
+        updater: row.try_get(2)?,
+        fingerprint: row.try_get(3)?,
+        date: row.try_get(4)?,
+        kind: row.try_get(5)?,
+        record_count: row.try_get(6)?,
+    })
+}
+
+/// Lock key of an updater's commits (`pg_advisory_xact_lock`), and of a source's whole run.
+fn lock_key(scope: &str, name: &str) -> String {
+    format!("lucid-feed:{scope}:{name}")
+}
+
+/// Store operations for the feed updater and its readers.
+#[derive(Clone)]
+pub struct FeedStore {
+    db: Database,
+}
+
+impl FeedStore {
+    pub fn new(db: Database) -> FeedStore {
+        FeedStore { db }
+    }
+
+    /// Stores `records` as the new state of `updater`. When they equal the latest operation's records,
+    /// nothing is written ([`CommitOutcome::Unchanged`]); otherwise one transaction bulk-loads them with
+    /// `COPY`, inserts the records not stored yet, links them to a new operation and switches the latest
+    /// pointer. Concurrent commits of one updater are serialized by an advisory lock.
+    pub async fn commit(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        records: &[Vulnerability],
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut seen = HashSet::with_capacity(records.len());
+        let mut rows = Vec::with_capacity(records.len());
+        for record in records {
+            let stored = canonical(record)?;
+            if seen.insert(stored.hash.clone()) {
+                rows.push(stored);
+            }
+        }
+
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&lock_key("commit", updater)],
+        )
+        .await?;
+        tx.batch_execute(
+            "CREATE TEMP TABLE incoming (
+                hash BYTEA, updater TEXT, name TEXT, ecosystem TEXT, package_name TEXT,
+                package_is_source BOOLEAN, dist_did TEXT, dist_release TEXT, module TEXT,
+                normalized_severity TEXT, fixed_in_version TEXT, record TEXT
+             ) ON COMMIT DROP",
+        )
+        .await?;
+        let sink = tx
+            .copy_in(
+                "COPY incoming (hash, updater, name, ecosystem, package_name, package_is_source, \
+                 dist_did, dist_release, module, normalized_severity, fixed_in_version, record) \
+                 FROM STDIN BINARY",
+            )
+            .await?;
+        let types = [
+            Type::BYTEA,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+        ];
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        futures::pin_mut!(writer);
+        for row in &rows {
+            let r = row.record;
+            let ecosystem = r.ecosystem.map(Ecosystem::as_str).unwrap_or("");
+            let package_name = normalize_package_name(r.ecosystem, &r.package_name);
+            let (did, release) = r
+                .distribution
+                .as_ref()
+                .map(|d| (d.did.as_str(), d.release.as_str()))
+                .unwrap_or(("", ""));
+            let severity = r.normalized_severity.to_string();
+            writer
+                .as_mut()
+                .write(&[
+                    &row.hash,
+                    &r.updater,
+                    &r.name,
+                    &ecosystem,
+                    &package_name,
+                    &r.package_is_source,
+                    &did,
+                    &release,
+                    &r.module,
+                    &severity,
+                    &r.fixed_in_version,
+                    &row.json,
+                ])
+                .await?;
+        }
+        writer.finish().await?;
+
+        let previous = match tx
+            .query_opt(
+                &format!(
+                    "SELECT {OPERATION_COLUMNS} FROM update_operation
+                     WHERE id = (SELECT uo_id FROM latest_update_operation WHERE updater = $1)"
+                ),
+                &[&updater],
+            )
+            .await?
+        {
+            Some(row) => Some(operation_from_row(&row)?),
+            None => None,
+        };
+        let incoming = rows.len() as i64;
+        let (in_latest, common) = match &previous {
+            Some(prev) => {
+                let row = tx
+                    .query_one(
+                        "SELECT (SELECT count(*) FROM uo_vulnerability WHERE uo_id = $1),
+                                (SELECT count(*) FROM incoming i
+                                   JOIN vulnerability v ON v.hash = i.hash
+                                   JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id AND uv.uo_id = $1)",
+                        &[&prev.id],
+                    )
+                    .await?;
+                (row.try_get::<_, i64>(0)?, row.try_get::<_, i64>(1)?)
+            }
+            None => (0, 0),
+        };
+        if let Some(prev) = &previous
+            && in_latest == common
+            && common == incoming
+        {
+            tx.commit().await?;
+            return Ok(CommitOutcome::Unchanged {
+                latest: prev.clone(),
+            });
+        }
+
+        tx.execute(
+            "INSERT INTO vulnerability (hash, updater, name, ecosystem, package_name, package_is_source,
+                 dist_did, dist_release, module, normalized_severity, fixed_in_version, record)
+             SELECT hash, updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release,
+                    module, normalized_severity, fixed_in_version, record::jsonb
+             FROM incoming
+             ON CONFLICT (hash) DO NOTHING",
+            &[],
+        )
+        .await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO update_operation (ref, updater, kind, fingerprint, record_count)
+                     VALUES ($1, $2, 'vulnerability', $3, $4)
+                     RETURNING {OPERATION_COLUMNS}"
+                ),
+                &[&Uuid::now_v7(), &updater, &fingerprint, &incoming],
+            )
+            .await?;
+        let operation = operation_from_row(&row)?;
+        tx.execute(
+            "INSERT INTO uo_vulnerability (uo_id, vulnerability_id)
+             SELECT $1, v.id FROM incoming i JOIN vulnerability v ON v.hash = i.hash",
+            &[&operation.id],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO latest_update_operation (updater, uo_id) VALUES ($1, $2)
+             ON CONFLICT (updater) DO UPDATE SET uo_id = EXCLUDED.uo_id, switched_at = now()",
+            &[&updater, &operation.id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CommitOutcome::Committed {
+            operation,
+            previous,
+            added: (incoming - common) as u64,
+            removed: (in_latest - common) as u64,
+        })
+    }
+
+    /// The live operation of `updater`.
+    pub async fn latest(&self, updater: &str) -> Result<Option<UpdateOperation>, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {OPERATION_COLUMNS} FROM update_operation
+                     WHERE id = (SELECT uo_id FROM latest_update_operation WHERE updater = $1)"
+                ),
+                &[&updater],
+            )
+            .await?;
+        row.as_ref().map(operation_from_row).transpose()
+    }
+
+    /// Every updater's live operation, by updater name.
+    pub async fn latest_operations(&self) -> Result<BTreeMap<String, UpdateOperation>, StoreError> {
+        let client = self.db.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {OPERATION_COLUMNS} FROM update_operation
+                     WHERE id IN (SELECT uo_id FROM latest_update_operation)"
+                ),
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| operation_from_row(row).map(|op| (op.updater.clone(), op)))
+            .collect()
+    }
+
+    /// Every stored operation, newest first, grouped by updater (Clair's `GET update_operation`).
+    pub async fn operations(&self) -> Result<BTreeMap<String, Vec<UpdateOperation>>, StoreError> {
+        let client = self.db.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {OPERATION_COLUMNS} FROM update_operation ORDER BY updater, id DESC"
+                ),
+                &[],
+            )
+            .await?;
+        let mut grouped: BTreeMap<String, Vec<UpdateOperation>> = BTreeMap::new();
+        for row in &rows {
+            let op = operation_from_row(row)?;
+            grouped.entry(op.updater.clone()).or_default().push(op);
+        }
+        Ok(grouped)
+    }
+
+    /// One operation by its public reference.
+    pub async fn operation(&self, reference: Uuid) -> Result<Option<UpdateOperation>, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {OPERATION_COLUMNS} FROM update_operation WHERE ref = $1"),
+                &[&reference],
+            )
+            .await?;
+        row.as_ref().map(operation_from_row).transpose()
+    }
+
+    /// The operation of the same updater committed just before `cur`, if any is still stored.
+    pub async fn previous_operation(
+        &self,
+        cur: &UpdateOperation,
+    ) -> Result<Option<UpdateOperation>, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {OPERATION_COLUMNS} FROM update_operation
+                     WHERE updater = $1 AND id < $2 ORDER BY id DESC LIMIT 1"
+                ),
+                &[&cur.updater, &cur.id],
+            )
+            .await?;
+        row.as_ref().map(operation_from_row).transpose()
+    }
+
+    /// Records in `cur` and not in `prev` (added) and the reverse (removed). With no `prev`, every record of
+    /// `cur` is added. Returns `None` when an operation is unknown or the two belong to different updaters.
+    pub async fn diff(
+        &self,
+        prev: Option<Uuid>,
+        cur: Uuid,
+    ) -> Result<Option<UpdateDiff>, StoreError> {
+        let Some(cur) = self.operation(cur).await? else {
+            return Ok(None);
+        };
+        let prev = match prev {
+            Some(reference) => match self.operation(reference).await? {
+                Some(op) if op.updater == cur.updater => Some(op),
+                _ => return Ok(None),
+            },
+            None => None,
+        };
+        let client = self.db.client().await?;
+        let prev_id = prev.as_ref().map(|p| p.id).unwrap_or(-1);
+        let rows = client
+            .query(
+                "SELECT 'added', v.record FROM vulnerability v WHERE v.id IN (
+                     SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $1
+                     EXCEPT SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $2)
+                 UNION ALL
+                 SELECT 'removed', v.record FROM vulnerability v WHERE v.id IN (
+                     SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $2
+                     EXCEPT SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $1)",
+                &[&cur.id, &prev_id],
+            )
+            .await?;
+        let mut added = Vec::new();
+        let mut removed = Vec::new();
+        for row in &rows {
+            let which: &str = row.try_get(0)?;
+            let record: serde_json::Value = row.try_get(1)?;
+            let record: Vulnerability = serde_json::from_value(record)
+                .map_err(|e| StoreError::Corrupt(format!("stored vulnerability record: {e}")))?;
+            if which == "added" {
+                added.push(record);
+            } else {
+                removed.push(record);
+            }
+        }
+        added.sort_by(|a, b| (&a.name, &a.package_name).cmp(&(&b.name, &b.package_name)));
+        removed.sort_by(|a, b| (&a.name, &a.package_name).cmp(&(&b.name, &b.package_name)));
+        Ok(Some(UpdateDiff {
+            prev,
+            cur,
+            added,
+            removed,
+        }))
+    }
+
+    /// Deletes operations by reference (Clair's `DELETE update_operation/{ref}`). Deleting an updater's
+    /// live operation makes its newest remaining operation live, or leaves the updater with no data.
+    /// Returns how many operations were deleted. Orphaned records go at the next [`FeedStore::gc`].
+    pub async fn delete_operations(&self, references: &[Uuid]) -> Result<u64, StoreError> {
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await?;
+        let deleted = tx
+            .query(
+                "DELETE FROM latest_update_operation WHERE uo_id IN
+                     (SELECT id FROM update_operation WHERE ref = ANY($1))
+                 RETURNING updater",
+                &[&references],
+            )
+            .await?;
+        let count = tx
+            .execute(
+                "DELETE FROM update_operation WHERE ref = ANY($1)",
+                &[&references],
+            )
+            .await?;
+        for row in &deleted {
+            let updater: String = row.try_get(0)?;
+            tx.execute(
+                "INSERT INTO latest_update_operation (updater, uo_id)
+                 SELECT updater, id FROM update_operation WHERE updater = $1 ORDER BY id DESC LIMIT 1",
+                &[&updater],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// Keeps the newest `keep` operations of every updater (never fewer than its live one) and deletes
+    /// records no remaining operation links, so the database stays the size of the live feeds.
+    pub async fn gc(&self, keep: usize) -> Result<GcReport, StoreError> {
+        let keep = keep.max(1) as i64;
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await?;
+        let operations_deleted = tx
+            .execute(
+                "DELETE FROM update_operation WHERE id IN (
+                     SELECT id FROM (
+                         SELECT id, row_number() OVER (PARTITION BY updater ORDER BY id DESC) AS n
+                         FROM update_operation) ranked
+                     WHERE n > $1)
+                 AND id NOT IN (SELECT uo_id FROM latest_update_operation)",
+                &[&keep],
+            )
+            .await?;
+        let vulnerabilities_deleted = tx
+            .execute(
+                "DELETE FROM vulnerability v
+                 WHERE NOT EXISTS (SELECT 1 FROM uo_vulnerability uv WHERE uv.vulnerability_id = v.id)",
+                &[],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(GcReport {
+            operations_deleted,
+            vulnerabilities_deleted,
+        })
+    }
+
+    /// Records the outcome of one attempt of `source`: `Ok((fingerprint, record_count))` on success (the
+    /// fingerprint is sent as the next conditional request), `Err(reason)` on failure (the previous
+    /// fingerprint and count stay).
+    pub async fn record_attempt(
+        &self,
+        source: &str,
+        outcome: Result<(&str, i64), &str>,
+    ) -> Result<(), StoreError> {
+        let client = self.db.client().await?;
+        match outcome {
+            Ok((fingerprint, count)) => {
+                client
+                    .execute(
+                        "INSERT INTO feed_status (updater, last_attempt, last_success, last_error, fingerprint,
+                                                  record_count)
+                         VALUES ($1, now(), now(), '', $2, $3)
+                         ON CONFLICT (updater) DO UPDATE SET last_attempt = now(), last_success = now(),
+                             last_error = '', fingerprint = EXCLUDED.fingerprint,
+                             record_count = EXCLUDED.record_count",
+                        &[&source, &fingerprint, &count],
+                    )
+                    .await?;
+            }
+            Err(reason) => {
+                client
+                    .execute(
+                        "INSERT INTO feed_status (updater, last_attempt, last_error) VALUES ($1, now(), $2)
+                         ON CONFLICT (updater) DO UPDATE SET last_attempt = now(), last_error = EXCLUDED.last_error",
+                        &[&source, &reason],
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The fingerprint of `source`'s last successful fetch, empty if none.
+    pub async fn last_fingerprint(&self, source: &str) -> Result<String, StoreError> {
+        let client = self.db.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT fingerprint FROM feed_status WHERE updater = $1",
+                &[&source],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get(0)?,
+            None => String::new(),
+        })
+    }
+
+    /// Every source's status, by name.
+    pub async fn feed_status(&self) -> Result<Vec<FeedStatus>, StoreError> {
+        let client = self.db.client().await?;
+        let rows = client
+            .query(
+                "SELECT updater, last_attempt, last_success, last_error, fingerprint, record_count
+                 FROM feed_status ORDER BY updater",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FeedStatus {
+                    source: row.try_get(0)?,
+                    last_attempt: row.try_get(1)?,
+                    last_success: row.try_get(2)?,
+                    last_error: row.try_get(3)?,
+                    fingerprint: row.try_get(4)?,
+                    record_count: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the run lock of `source` without waiting: `None` when another run holds it. The lock lives on
+    /// one dedicated connection and ends with [`SourceLock::release`], or with the connection if the
+    /// process dies, so a crashed run never blocks the next.
+    pub async fn try_lock_source(&self, source: &str) -> Result<Option<SourceLock>, StoreError> {
+        let client = self.db.client().await?;
+        let key = lock_key("run", source);
+        let row = client
+            .query_one(
+                "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                &[&key],
+            )
+            .await?;
+        let locked: bool = row.try_get(0)?;
+        if !locked {
+            return Ok(None);
+        }
+        Ok(Some(SourceLock {
+            client: Some(client),
+            key,
+        }))
+    }
+}
+
+/// A held run lock (see [`FeedStore::try_lock_source`]).
+pub struct SourceLock {
+    client: Option<deadpool_postgres::Object>,
+    key: String,
+}
+
+impl SourceLock {
+    /// Releases the lock and returns the connection to the pool.
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        if let Some(client) = self.client.take() {
+            client
+                .execute(
+                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                    &[&self.key],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SourceLock {
+    fn drop(&mut self) {
+        // Not released (an error path): detach the connection from the pool so closing it frees the lock,
+        // rather than returning a connection that still holds it.
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The feed updater: for each source, take its run lock, fetch with the previous fingerprint, parse, commit
+//! one update operation per changed updater, queue the diff for the notifier, record the source's status;
+//! then garbage-collect. `functions/updater` (on a schedule) and `lucid update` both call
+//! [`FeedUpdater::run`].
+//!
+//! Failure isolation: a source that fails (fetch error, malformed data, database error) records its reason
+//! in `feed_status` and keeps its previous data live; the other sources carry on.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use uuid::Uuid;
+
+use super::FeedError;
+use super::source::{FeedSource, Fetch, FetchOptions};
+use super::store::{CommitOutcome, FeedStore, GcReport};
+use crate::queue::Queue;
+use crate::store::StoreError;
+
+/// The notifier's work item: one committed diff. `prev` is `None` on a feed's first load, which the
+/// notifier does not fan out to subscribers (it would be every historic advisory).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DiffMessage {
+    pub kind: String,
+    pub updater: String,
+    pub prev: Option<Uuid>,
+    pub cur: Uuid,
+}
+
+/// `DiffMessage::kind` of a committed vulnerability diff.
+pub const DIFF_MESSAGE_KIND: &str = "update_diff";
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct UpdaterOptions {
+    pub fetch: FetchOptions,
+    /// Operations kept per updater by garbage collection (the live one included).
+    pub keep_operations: usize,
+}
+
+impl Default for UpdaterOptions {
+    fn default() -> Self {
+        UpdaterOptions {
+            fetch: FetchOptions::default(),
+            keep_operations: 3,
+        }
+    }
+}
+
+/// One updater's committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationSummary {
+    pub updater: String,
+    pub reference: Uuid,
+    pub records: i64,
+    pub added: u64,
+    pub removed: u64,
+}
+
+/// What happened to one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceOutcome {
+    /// Same fingerprint, or the same records as the live operation: nothing written.
+    Unchanged,
+    /// New operations committed (one per changed updater; updaters whose records did not change are absent).
+    Updated(Vec<OperationSummary>),
+    /// Another run holds the source's lock.
+    Busy,
+    /// The source failed; its previous data stays live.
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceReport {
+    pub source: String,
+    pub outcome: SourceOutcome,
+    /// Records parsed (0 when unchanged or failed).
+    pub records: usize,
+    pub seconds: f64,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateSummary {
+    pub sources: Vec<SourceReport>,
+    pub gc: GcReport,
+}
+
+impl UpdateSummary {
+    pub fn failed(&self) -> impl Iterator<Item = &SourceReport> {
+        self.sources
+            .iter()
+            .filter(|s| matches!(s.outcome, SourceOutcome::Failed(_)))
+    }
+}
+
+/// Runs sources against the feed store.
+pub struct FeedUpdater {
+    store: FeedStore,
+    http: reqwest::Client,
+    notify: Option<Arc<dyn Queue>>,
+    options: UpdaterOptions,
+}
+
+/// The HTTP client feeds are downloaded with.
+pub fn http_client() -> Result<reqwest::Client, FeedError> {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            "lucid/",
+            env!("CARGO_PKG_VERSION"),
+            " (vulnerability feed updater)"
+        ))
+        .connect_timeout(std::time::Duration::from_secs(15))
+        .read_timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| FeedError::Fetch {
+            feed: "http".to_owned(),
+            reason: e.to_string(),
+            retryable: false,
+        })
+}
+
+impl FeedUpdater {
+    /// `notify`: the notifier's queue, which receives a [`DiffMessage`] per committed operation.
+    pub fn new(
+        store: FeedStore,
+        http: reqwest::Client,
+        notify: Option<Arc<dyn Queue>>,
+        options: UpdaterOptions,
+    ) -> FeedUpdater {
+        FeedUpdater {
+            store,
+            http,
+            notify,
+            options,
+        }
+    }
+
+    pub fn store(&self) -> &FeedStore {
+        &self.store
+    }
+
+    /// Runs every source in turn (each bounded in memory by its own data), then garbage-collects.
+    /// `progress` is told about each source as it finishes.
+    pub async fn run(
+        &self,
+        sources: &[FeedSource],
+        mut progress: impl FnMut(&SourceReport),
+    ) -> Result<UpdateSummary, StoreError> {
+        let mut summary = UpdateSummary::default();
+        for source in sources {
+            let report = self.run_source(source).await;
+            progress(&report);
+            summary.sources.push(report);
+        }
+        summary.gc = self.store.gc(self.options.keep_operations).await?;
+        Ok(summary)
+    }
+
+    /// One source: lock, fetch, parse, commit, notify, record status. Never fails as a whole: a failure
+    /// is the source's outcome.
+    pub async fn run_source(&self, source: &FeedSource) -> SourceReport {
+        let span = tracing::info_span!("feed", source = %source.name);
+        let _enter = span.enter();
+        let started = Instant::now();
+        let (outcome, records) = match self.store.try_lock_source(&source.name).await {
+            Ok(None) => (SourceOutcome::Busy, 0),
+            Err(e) => (SourceOutcome::Failed(e.to_string()), 0),
+            Ok(Some(lock)) => {
+                let result = self.locked_run(source).await;
+                let status = match &result {
+                    Ok((_, _, fingerprint, count)) => {
+                        self.store
+                            .record_attempt(&source.name, Ok((fingerprint, *count)))
+                            .await
+                    }
+                    Err(reason) => self.store.record_attempt(&source.name, Err(reason)).await,
+                };
+                if let Err(e) = lock.release().await {
+                    tracing::warn!(error = %e, "releasing the feed lock");
+                }
+                match (result, status) {
+                    (Ok((outcome, parsed, _, _)), Ok(())) => (outcome, parsed),
+                    (Ok((outcome, parsed, _, _)), Err(e)) => {
+                        tracing::warn!(error = %e, "recording the feed status");
+                        (outcome, parsed)
+                    }
+                    (Err(reason), _) => (SourceOutcome::Failed(reason), 0),
+                }
+            }
+        };
+        match &outcome {
+            SourceOutcome::Failed(reason) => tracing::warn!(%reason, "feed update failed"),
+            other => tracing::info!(outcome = ?other, records, "feed update"),
+        }
+        SourceReport {
+            source: source.name.clone(),
+            outcome,
+            records,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// The work under the lock: `(outcome, records parsed, fingerprint, record count)` or a reason.
+    async fn locked_run(
+        &self,
+        source: &FeedSource,
+    ) -> Result<(SourceOutcome, usize, String, i64), String> {
+        let status = self
+            .store
+            .feed_status()
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|s| s.source == source.name);
+        let (previous, previous_count) = status
+            .map(|s| (s.fingerprint, s.record_count))
+            .unwrap_or_default();
+        let fetched = source
+            .fetch(&self.http, &previous, &self.options.fetch)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (fingerprint, files, download) = match fetched {
+            Fetch::Unchanged => {
+                return Ok((SourceOutcome::Unchanged, 0, previous, previous_count));
+            }
+            Fetch::Changed {
+                fingerprint,
+                files,
+                _download,
+            } => (fingerprint, files, _download),
+        };
+        let parser = source.clone();
+        let runs = tokio::task::spawn_blocking(move || {
+            let runs = parser.parse(&files);
+            drop(download);
+            runs
+        })
+        .await
+        .map_err(|e| format!("parser stopped: {e}"))?
+        .map_err(|e| e.to_string())?;
+        let parsed: usize = runs.iter().map(|(_, records)| records.len()).sum();
+        let mut committed = Vec::new();
+        for (updater, records) in &runs {
+            let outcome = self
+                .store
+                .commit(updater, &fingerprint, records)
+                .await
+                .map_err(|e| format!("storing {updater}: {e}"))?;
+            if let CommitOutcome::Committed {
+                operation,
+                previous,
+                added,
+                removed,
+            } = outcome
+            {
+                self.queue_diff(
+                    &operation.updater,
+                    previous.map(|p| p.reference),
+                    operation.reference,
+                )
+                .await;
+                committed.push(OperationSummary {
+                    updater: operation.updater,
+                    reference: operation.reference,
+                    records: operation.record_count,
+                    added,
+                    removed,
+                });
+            }
+        }
+        let outcome = if committed.is_empty() {
+            SourceOutcome::Unchanged
+        } else {
+            SourceOutcome::Updated(committed)
+        };
+        Ok((outcome, parsed, fingerprint, parsed as i64))
+    }
+
+    /// Queues a committed diff for the notifier. A queue failure is logged, not fatal: the operation is
+    /// committed and the notifier can recompute any diff from the stored operations.
+    async fn queue_diff(&self, updater: &str, prev: Option<Uuid>, cur: Uuid) {
+        let Some(queue) = &self.notify else { return };
+        let message = DiffMessage {
+            kind: DIFF_MESSAGE_KIND.to_owned(),
+            updater: updater.to_owned(),
+            prev,
+            cur,
+        };
+        let body = match serde_json::to_string(&message) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "encoding the diff message");
+                return;
+            }
+        };
+        if let Err(e) = queue.send_batch(&[body]).await {
+            tracing::error!(error = %e, %updater, %cur, "queueing the diff for the notifier");
+        }
+    }
+}

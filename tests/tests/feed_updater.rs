@@ -1,0 +1,621 @@
+//! The feed updater over real PostgreSQL: update operations, deduplication, unchanged re-runs, diffs, garbage
+//! collection, air-gapped folders of real advisory files, and HTTP feeds served by a local server that
+//! answers with validators, 304s, 5xx and truncated bodies.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use lucid::feeds::catalog;
+use lucid::feeds::source::{FeedFormat, FeedSource, FetchOptions, Origin};
+use lucid::feeds::store::{CommitOutcome, FeedStore};
+use lucid::feeds::updater::{DiffMessage, FeedUpdater, SourceOutcome, UpdaterOptions, http_client};
+use lucid::model::{AffectedRange, DistributionSelector, Ecosystem, Severity, Vulnerability};
+use lucid::queue::MemoryQueue;
+use lucid::queue::Queue;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn record(name: &str, package: &str, fixed: &str) -> Vulnerability {
+    Vulnerability {
+        updater: "alpine".to_owned(),
+        name: name.to_owned(),
+        description: format!("{name} in {package}"),
+        severity: "High".to_owned(),
+        normalized_severity: Severity::High,
+        ecosystem: Some(Ecosystem::Apk),
+        package_name: package.to_owned(),
+        package_is_source: true,
+        distribution: Some(DistributionSelector {
+            did: "alpine".to_owned(),
+            release: "3.19".to_owned(),
+        }),
+        ranges: vec![AffectedRange {
+            fixed: Some(fixed.to_owned()),
+            ..AffectedRange::default()
+        }],
+        fixed_in_version: fixed.to_owned(),
+        ..Vulnerability::default()
+    }
+}
+
+fn shared_testdata(relative: &str) -> PathBuf {
+    harness::repo_root().join("shared/src").join(relative)
+}
+
+async fn live_names(db: &lucid::store::Database, updater: &str) -> Result<Vec<String>> {
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            "SELECT v.name FROM vulnerability v
+             JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+             JOIN latest_update_operation l ON l.uo_id = uv.uo_id
+             WHERE l.updater = $1 ORDER BY v.name",
+            &[&updater],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn count(db: &lucid::store::Database, table: &str) -> Result<i64> {
+    let client = db.client().await?;
+    Ok(client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await?
+        .get(0))
+}
+
+#[tokio::test]
+async fn operations_deduplicate_switch_atomically_diff_and_collect() -> Result<()> {
+    let db = harness::database().await?;
+    let store = FeedStore::new(db.clone());
+    let a = record("CVE-2024-0001", "openssl", "3.1.4-r1");
+    let b = record("CVE-2024-0002", "busybox", "1.36.1-r16");
+    let c = record("CVE-2024-0003", "musl", "1.2.4-r3");
+
+    // First load: everything added, no previous operation. A duplicate record in the input is stored once.
+    let first = store
+        .commit(
+            "alpine/v3.19/main",
+            "fp1",
+            &[a.clone(), b.clone(), a.clone()],
+        )
+        .await?;
+    let CommitOutcome::Committed {
+        operation: op1,
+        previous: None,
+        added: 2,
+        removed: 0,
+    } = first
+    else {
+        panic!("first commit: {first:?}");
+    };
+    assert_eq!(op1.record_count, 2);
+    assert_eq!(
+        live_names(&db, "alpine/v3.19/main").await?,
+        ["CVE-2024-0001", "CVE-2024-0002"]
+    );
+
+    // The same records again (any order): nothing is written.
+    let again = store
+        .commit("alpine/v3.19/main", "fp2", &[b.clone(), a.clone()])
+        .await?;
+    assert_eq!(
+        again,
+        CommitOutcome::Unchanged {
+            latest: op1.clone()
+        }
+    );
+    assert_eq!(count(&db, "update_operation").await?, 1);
+
+    // Another updater holding an identical record shares its row.
+    store
+        .commit("alpine/v3.19/community", "fpc", &[a.clone()])
+        .await?;
+    assert_eq!(count(&db, "vulnerability").await?, 2);
+
+    // A changed feed: one added, one removed; the latest pointer moves.
+    let second = store
+        .commit("alpine/v3.19/main", "fp3", &[b.clone(), c.clone()])
+        .await?;
+    let CommitOutcome::Committed {
+        operation: op2,
+        previous: Some(prev),
+        added: 1,
+        removed: 1,
+    } = second
+    else {
+        panic!("second commit: {second:?}");
+    };
+    assert_eq!(prev, op1);
+    assert_eq!(store.latest("alpine/v3.19/main").await?, Some(op2.clone()));
+    assert_eq!(
+        live_names(&db, "alpine/v3.19/main").await?,
+        ["CVE-2024-0002", "CVE-2024-0003"]
+    );
+
+    let diff = store
+        .diff(Some(op1.reference), op2.reference)
+        .await?
+        .expect("both operations exist");
+    assert_eq!(diff.added, vec![c.clone()]);
+    assert_eq!(diff.removed, vec![a.clone()]);
+    let first_load = store.diff(None, op1.reference).await?.expect("exists");
+    assert_eq!(first_load.added.len(), 2);
+    assert!(first_load.removed.is_empty());
+    // Operations of different updaters are not comparable.
+    let community = store.latest("alpine/v3.19/community").await?.expect("live");
+    assert!(
+        store
+            .diff(Some(community.reference), op2.reference)
+            .await?
+            .is_none()
+    );
+
+    // Clair's update_operation listing: newest first per updater.
+    let listing = store.operations().await?;
+    assert_eq!(
+        listing["alpine/v3.19/main"]
+            .iter()
+            .map(|o| o.reference)
+            .collect::<Vec<_>>(),
+        [op2.reference, op1.reference]
+    );
+
+    // GC keeping one operation per updater drops op1; record `a` survives (community links it).
+    let gc = store.gc(1).await?;
+    assert_eq!(gc.operations_deleted, 1);
+    assert_eq!(gc.vulnerabilities_deleted, 0);
+    assert_eq!(count(&db, "vulnerability").await?, 3);
+    // Once the community feed drops `a`, the next GC deletes the orphan.
+    store
+        .commit("alpine/v3.19/community", "fpd", &[b.clone()])
+        .await?;
+    let gc = store.gc(1).await?;
+    assert_eq!(gc.operations_deleted, 1);
+    assert_eq!(gc.vulnerabilities_deleted, 1);
+    assert_eq!(count(&db, "vulnerability").await?, 2);
+    assert_eq!(
+        live_names(&db, "alpine/v3.19/main").await?,
+        ["CVE-2024-0002", "CVE-2024-0003"]
+    );
+
+    // Deleting the live operation makes the newest remaining one live (none left here: no data).
+    assert_eq!(store.delete_operations(&[op2.reference]).await?, 1);
+    assert_eq!(store.latest("alpine/v3.19/main").await?, None);
+    assert!(live_names(&db, "alpine/v3.19/main").await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_run_per_source_at_a_time() -> Result<()> {
+    let db = harness::database().await?;
+    let store = FeedStore::new(db);
+    let held = store.try_lock_source("osv/PyPI").await?.expect("free");
+    assert!(store.try_lock_source("osv/PyPI").await?.is_none());
+    assert!(store.try_lock_source("osv/npm").await?.is_some());
+    held.release().await?;
+    let again = store.try_lock_source("osv/PyPI").await?.expect("released");
+    // A lock dropped without release (an error path) frees with its connection.
+    drop(again);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(store.try_lock_source("osv/PyPI").await?.is_some());
+    Ok(())
+}
+
+/// A folder laid out like real feed mirrors, from the repository's copies of real advisories.
+fn feed_folder() -> Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let copy = |from: &str, to: &str| -> Result<()> {
+        let target = dir.path().join(to);
+        std::fs::create_dir_all(target.parent().expect("has a parent"))?;
+        std::fs::copy(shared_testdata(from), target)?;
+        Ok(())
+    };
+    copy(
+        "ecosystems/alpine/testdata/v3.19-main.json",
+        "alpine/v3.19/main.json",
+    )?;
+    copy(
+        "ecosystems/ubuntu/testdata/com.ubuntu.oracular.usn.oval.xml.bz2",
+        "ubuntu/com.ubuntu.oracular.usn.oval.xml.bz2",
+    )?;
+    copy(
+        "ecosystems/debian/testdata/oval-definitions-bookworm-excerpt.xml",
+        "debian/oval-definitions-bookworm.xml",
+    )?;
+    copy(
+        "ecosystems/rhel/testdata/cve-2023-38545.json",
+        "redhat/csaf/vex/2023/cve-2023-38545.json",
+    )?;
+    for entry in walk(&shared_testdata("feeds/testdata/osv")) {
+        let name = entry.strip_prefix(shared_testdata("feeds/testdata/osv"))?;
+        if entry
+            .extension()
+            .is_some_and(|e| e == "json" || e == "yaml")
+        {
+            copy(
+                &format!("feeds/testdata/osv/{}", name.display()),
+                &format!("osv/{}", name.display()),
+            )?;
+        }
+    }
+    std::fs::write(dir.path().join("README.txt"), "not a feed")?;
+    Ok(dir)
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn updater(db: &lucid::store::Database, queue: Option<Arc<dyn Queue>>) -> Result<FeedUpdater> {
+    Ok(FeedUpdater::new(
+        FeedStore::new(db.clone()),
+        http_client()?,
+        queue,
+        UpdaterOptions {
+            fetch: FetchOptions {
+                retries: 1,
+                backoff: Duration::from_millis(20),
+                ..FetchOptions::default()
+            },
+            keep_operations: 2,
+        },
+    ))
+}
+
+async fn drain(queue: &MemoryQueue) -> Result<Vec<DiffMessage>> {
+    let mut out = Vec::new();
+    loop {
+        let batch = queue.receive(10, Duration::ZERO, None).await?;
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        for message in &batch {
+            out.push(serde_json::from_str(&message.body)?);
+        }
+        let receipts: Vec<String> = batch.into_iter().map(|m| m.receipt).collect();
+        queue.delete_batch(&receipts).await?;
+    }
+}
+
+#[tokio::test]
+async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()> {
+    let db = harness::database().await?;
+    let folder = feed_folder()?;
+    let (sources, ignored) = catalog::discover(folder.path());
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "alpine/v3.19/main",
+            "debian-oval/bookworm",
+            "osv",
+            "rhel",
+            "ubuntu/oracular/usn"
+        ]
+    );
+    assert_eq!(ignored, vec![folder.path().join("README.txt")]);
+
+    let queue = Arc::new(MemoryQueue::new("notify", Duration::from_secs(30)));
+    let updater = updater(&db, Some(queue.clone()))?;
+    let summary = updater.run(&sources, |_| {}).await?;
+    for report in &summary.sources {
+        assert!(
+            matches!(report.outcome, SourceOutcome::Updated(_)),
+            "{report:?}"
+        );
+        assert!(report.records > 0, "{report:?}");
+    }
+    // OSV records split into one operation per ecosystem.
+    let latest = updater.store().latest_operations().await?;
+    let updaters: Vec<&str> = latest.keys().map(String::as_str).collect();
+    assert_eq!(
+        updaters,
+        [
+            "alpine/v3.19/main",
+            "debian-oval/bookworm",
+            "osv/Go",
+            "osv/PyPI",
+            "osv/crates.io",
+            "osv/npm",
+            "rhel",
+            "ubuntu/oracular/usn"
+        ]
+    );
+    // One diff message per committed operation, all first loads.
+    let messages = drain(&queue).await?;
+    assert_eq!(messages.len(), latest.len());
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.prev.is_none() && m.kind == "update_diff")
+    );
+    let status = updater.store().feed_status().await?;
+    assert!(
+        status
+            .iter()
+            .all(|s| s.last_error.is_empty() && s.last_success.is_some())
+    );
+    let records_before = count(&db, "vulnerability").await?;
+
+    // Unchanged re-run: every source unchanged, nothing written, nothing queued.
+    let rerun = updater.run(&sources, |_| {}).await?;
+    assert!(
+        rerun
+            .sources
+            .iter()
+            .all(|s| s.outcome == SourceOutcome::Unchanged),
+        "{rerun:?}"
+    );
+    assert_eq!(count(&db, "update_operation").await?, latest.len() as i64);
+    assert!(drain(&queue).await?.is_empty());
+
+    // A malformed Alpine file fails that source only; its previous data stays live.
+    let alpine = folder.path().join("alpine/v3.19/main.json");
+    let good = std::fs::read(&alpine)?;
+    std::fs::write(&alpine, &good[..good.len() / 2])?;
+    let broken = updater.run(&sources, |_| {}).await?;
+    let failed: Vec<&str> = broken.failed().map(|s| s.source.as_str()).collect();
+    assert_eq!(failed, ["alpine/v3.19/main"]);
+    let SourceOutcome::Failed(reason) = &broken.sources[0].outcome else {
+        unreachable!()
+    };
+    assert!(reason.contains("malformed"), "{reason}");
+    assert_eq!(
+        updater.store().latest("alpine/v3.19/main").await?,
+        latest.get("alpine/v3.19/main").cloned()
+    );
+    assert_eq!(count(&db, "vulnerability").await?, records_before);
+    let alpine_status = updater
+        .store()
+        .feed_status()
+        .await?
+        .into_iter()
+        .find(|s| s.source == "alpine/v3.19/main")
+        .expect("status row");
+    assert!(alpine_status.last_error.contains("malformed"));
+
+    // Fixed again with one advisory fewer: a new operation whose diff removes exactly that record.
+    let mut secdb: serde_json::Value = serde_json::from_slice(&good)?;
+    let packages = secdb["packages"].as_array_mut().expect("packages");
+    let dropped = packages.remove(0);
+    let dropped_name = dropped["pkg"]["name"].as_str().expect("name").to_owned();
+    std::fs::write(&alpine, serde_json::to_vec(&secdb)?)?;
+    let fixed = updater.run(&sources, |_| {}).await?;
+    let SourceOutcome::Updated(ops) = &fixed.sources[0].outcome else {
+        panic!("{fixed:?}");
+    };
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].added, 0);
+    assert!(ops[0].removed > 0);
+    let messages = drain(&queue).await?;
+    assert_eq!(messages.len(), 1);
+    let diff = updater
+        .store()
+        .diff(messages[0].prev, messages[0].cur)
+        .await?
+        .expect("diff");
+    assert!(diff.added.is_empty());
+    assert_eq!(diff.removed.len() as u64, ops[0].removed);
+    assert!(diff.removed.iter().all(|r| r.package_name == dropped_name));
+    Ok(())
+}
+
+/// What the local feed server answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Behaviour {
+    /// 200 with an ETag; 304 when If-None-Match matches.
+    Validators,
+    /// 200 without validators, every time.
+    Plain,
+    /// 503.
+    Unavailable,
+    /// 200 whose body stops halfway through its Content-Length.
+    Truncated,
+}
+
+struct FeedServer {
+    url: String,
+    body: Arc<Mutex<Vec<u8>>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    requests: Arc<AtomicUsize>,
+    conditional: Arc<AtomicUsize>,
+}
+
+/// A minimal HTTP/1.1 server written for the test: it must misbehave on purpose (truncated bodies), which
+/// well-behaved server libraries do not do.
+async fn feed_server(body: Vec<u8>) -> Result<FeedServer> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/v3.19/main.json", listener.local_addr()?);
+    let body = Arc::new(Mutex::new(body));
+    let behaviour = Arc::new(Mutex::new(Behaviour::Validators));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let conditional = Arc::new(AtomicUsize::new(0));
+    let (b, m, r, c) = (
+        body.clone(),
+        behaviour.clone(),
+        requests.clone(),
+        conditional.clone(),
+    );
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (b, m, r, c) = (b.clone(), m.clone(), r.clone(), c.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                r.fetch_add(1, Ordering::SeqCst);
+                let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                let body = b.lock().expect("lock").clone();
+                let etag = format!("\"{}\"", body.len());
+                let behaviour = *m.lock().expect("lock");
+                let response: Vec<u8> = match behaviour {
+                    Behaviour::Validators => {
+                        if text.contains(&format!("if-none-match: {etag}")) {
+                            c.fetch_add(1, Ordering::SeqCst);
+                            format!("HTTP/1.1 304 Not Modified\r\netag: {etag}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_bytes()
+                        } else {
+                            let mut head = format!("HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes();
+                            head.extend_from_slice(&body);
+                            head
+                        }
+                    }
+                    Behaviour::Plain => {
+                        let mut head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        head.extend_from_slice(&body);
+                        head
+                    }
+                    Behaviour::Unavailable => b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec(),
+                    Behaviour::Truncated => {
+                        let mut head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        head.extend_from_slice(&body[..body.len() / 2]);
+                        head
+                    }
+                };
+                let _ = socket.write_all(&response).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    Ok(FeedServer {
+        url,
+        body,
+        behaviour,
+        requests,
+        conditional,
+    })
+}
+
+#[tokio::test]
+async fn http_feeds_are_conditional_and_failures_keep_the_previous_data() -> Result<()> {
+    let db = harness::database().await?;
+    let secdb = std::fs::read(shared_testdata(
+        "ecosystems/alpine/testdata/v3.19-main.json",
+    ))?;
+    let server = feed_server(secdb.clone()).await?;
+    let source = FeedSource {
+        name: "alpine/v3.19/main".to_owned(),
+        origin: Origin::Url(server.url.clone()),
+        format: FeedFormat::AlpineSecdb,
+    };
+    let updater = updater(&db, None)?;
+
+    let first = updater.run_source(&source).await;
+    assert!(
+        matches!(first.outcome, SourceOutcome::Updated(_)),
+        "{first:?}"
+    );
+    let live = updater
+        .store()
+        .latest("alpine/v3.19/main")
+        .await?
+        .expect("live");
+
+    // The ETag is sent back: 304, one request, nothing written.
+    let second = updater.run_source(&source).await;
+    assert_eq!(second.outcome, SourceOutcome::Unchanged);
+    assert_eq!(server.conditional.load(Ordering::SeqCst), 1);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 2);
+
+    // A server that ignores validators: same bytes are recognised by their sha256.
+    *server.behaviour.lock().expect("lock") = Behaviour::Plain;
+    let third = updater.run_source(&source).await;
+    assert_eq!(third.outcome, SourceOutcome::Unchanged);
+
+    // 503 is retried (once, per the options), then the source fails with the status; data stays live.
+    *server.behaviour.lock().expect("lock") = Behaviour::Unavailable;
+    let before = server.requests.load(Ordering::SeqCst);
+    let fourth = updater.run_source(&source).await;
+    let SourceOutcome::Failed(reason) = &fourth.outcome else {
+        panic!("{fourth:?}");
+    };
+    assert!(reason.contains("503"), "{reason}");
+    assert_eq!(server.requests.load(Ordering::SeqCst) - before, 2);
+    assert_eq!(
+        updater.store().latest("alpine/v3.19/main").await?,
+        Some(live.clone())
+    );
+
+    // A truncated body fails the download, never a half-parsed feed.
+    *server.behaviour.lock().expect("lock") = Behaviour::Truncated;
+    let fifth = updater.run_source(&source).await;
+    assert!(
+        matches!(fifth.outcome, SourceOutcome::Failed(_)),
+        "{fifth:?}"
+    );
+    assert_eq!(
+        updater.store().latest("alpine/v3.19/main").await?,
+        Some(live.clone())
+    );
+
+    // New content: downloaded, parsed, a new live operation.
+    let mut doc: serde_json::Value = serde_json::from_slice(&secdb)?;
+    doc["packages"].as_array_mut().expect("packages").remove(0);
+    *server.body.lock().expect("lock") = serde_json::to_vec(&doc)?;
+    *server.behaviour.lock().expect("lock") = Behaviour::Validators;
+    let sixth = updater.run_source(&source).await;
+    assert!(
+        matches!(sixth.outcome, SourceOutcome::Updated(_)),
+        "{sixth:?}"
+    );
+    assert_ne!(
+        updater.store().latest("alpine/v3.19/main").await?,
+        Some(live)
+    );
+    let status = updater.store().feed_status().await?;
+    assert_eq!(status.len(), 1);
+    assert!(status[0].last_error.is_empty());
+    assert!(status[0].fingerprint.contains("etag="));
+    Ok(())
+}
+
+#[test]
+fn online_catalog_names_every_public_source() {
+    let sources = catalog::online(&catalog::FeedMirrors::default());
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    for expected in [
+        "debian",
+        "ubuntu/noble",
+        "alpine/v3.19/main",
+        "alpine/edge/community",
+        "osv/PyPI",
+        "osv/crates.io",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let pypi = sources.iter().find(|s| s.name == "osv/PyPI").expect("PyPI");
+    assert_eq!(
+        pypi.origin,
+        Origin::Url("https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip".to_owned())
+    );
+}
