@@ -18,21 +18,30 @@ use lucid::services::Services;
 
 use super::{EXIT_FINDINGS, OutputArgs};
 
-/// The match step: exactly one call into the matcher. Returns the report and notes for the user.
+/// The outcome of the match step.
+struct Matched {
+    report: VulnerabilityReport,
+    /// False when no matching happened: the report lists packages only and cannot pass a gate.
+    matched: bool,
+    notes: Vec<String>,
+}
+
+const NOT_MATCHED: &str =
+    "vulnerability matching not available in this build: the report lists packages only";
+
+/// The match step: exactly one call into the matcher.
 ///
-/// The matcher (`lucid::matcher::Matcher::new(db).vulnerability_report(&index_report)`) is not in this
-/// build yet: until it is, the report is the image's inventory without findings, and the user is told so.
-async fn match_report(
-    _services: &Services,
-    index_report: &IndexReport,
-) -> anyhow::Result<(VulnerabilityReport, Vec<String>)> {
-    Ok((
-        lucid::scan::unmatched_report(index_report),
-        vec![
-            "vulnerability matching not available in this build: the report lists packages only"
-                .into(),
-        ],
-    ))
+/// INTEGRATION: the matcher (`lucid::matcher::Matcher::new(db).vulnerability_report(&index_report)`) is not
+/// in this build yet. When it lands, the body becomes
+/// `let report = lucid::matcher::Matcher::new(services.db.clone()).vulnerability_report(index_report).await?;`
+/// `Ok(Matched { report, matched: true, notes: Vec::new() })`
+/// (the report's own `warnings`, e.g. no feed loaded, are printed by `finish`).
+async fn match_report(_services: &Services, index_report: &IndexReport) -> anyhow::Result<Matched> {
+    Ok(Matched {
+        report: lucid::scan::unmatched_report(index_report)?,
+        matched: false,
+        notes: vec![NOT_MATCHED.into()],
+    })
 }
 
 /// `lucid scan IMAGE`.
@@ -53,16 +62,20 @@ pub(crate) async fn scan(
     let services = Services::for_local(config).await?;
     let result = scan_target(&services, image, target).await;
     let shutdown = services.shutdown().await;
-    let (report, name, mut notes) = result?;
+    let (matched, name) = result?;
     shutdown?;
-    finish(report, name, &mut notes, &policy, args)
+    if !matched.matched && policy.fail_on.is_some() {
+        anyhow::bail!("cannot apply --fail-on: {NOT_MATCHED}");
+    }
+    let mut notes = matched.notes;
+    finish(matched.report, name, &mut notes, &policy, args)
 }
 
 async fn scan_target(
     services: &Services,
     path: &Path,
     target: ScanTarget,
-) -> anyhow::Result<(VulnerabilityReport, String, Vec<String>)> {
+) -> anyhow::Result<(Matched, String)> {
     let (index_report, name, mut notes) = match target {
         ScanTarget::Rootfs(dir) => {
             let (report, _) = lucid::scan::index_rootfs(&dir).await?;
@@ -79,9 +92,10 @@ async fn scan_target(
             (report, name, image.notes.clone())
         }
     };
-    let (report, match_notes) = match_report(services, &index_report).await?;
-    notes.extend(match_notes);
-    Ok((report, name, notes))
+    let mut matched = match_report(services, &index_report).await?;
+    notes.append(&mut matched.notes);
+    matched.notes = notes;
+    Ok((matched, name))
 }
 
 /// `lucid convert REPORT`.
@@ -125,6 +139,7 @@ fn finish(
     args: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let verdict = policy::apply(&mut report, policy, time::OffsetDateTime::now_utc().date());
+    notes.extend(lucid::report_format::report_warnings(&report));
     for e in &verdict.expired {
         notes.push(format!(
             "ignore entry {}{} expired on {}; it no longer applies",

@@ -246,6 +246,17 @@ fn bad_inputs_are_one_clear_line_and_exit_2() {
         .unwrap();
     assert_one_line_error(&out, "no image for platform linux/arm64");
 
+    // Until the matcher is in this build, a gate cannot be evaluated: refusing beats passing silently.
+    let out = lucid(&db)
+        .args(["scan", "--fail-on", "high"])
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &out,
+        "cannot apply --fail-on: vulnerability matching not available",
+    );
+
     let out = lucid(&db)
         .args(["scan", "--fail-on", "severe"])
         .arg(&tar)
