@@ -37,7 +37,11 @@ fn truncate(s: &str, width: usize) -> String {
 
 pub(super) fn render(report: &VulnerabilityReport, ctx: &RenderContext) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Image: {} ({})", ctx.image, report.manifest_hash);
+    if ctx.image == report.manifest_hash.to_string() {
+        let _ = writeln!(out, "Image: {}", ctx.image);
+    } else {
+        let _ = writeln!(out, "Image: {} ({})", ctx.image, report.manifest_hash);
+    }
     if let Some(d) = report.distributions.values().next() {
         let name = if d.pretty_name.is_empty() {
             format!("{} {}", d.name, d.version)

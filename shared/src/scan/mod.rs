@@ -58,9 +58,19 @@ pub async fn index_image(
     image: &Image,
     observer: &dyn ScanObserver,
 ) -> Result<IndexReport, ScanError> {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!("index_image", manifest = %image.manifest.hash);
+    index_image_inner(indexer, image, observer)
+        .instrument(span)
+        .await
+}
+
+async fn index_image_inner(
+    indexer: &Indexer,
+    image: &Image,
+    observer: &dyn ScanObserver,
+) -> Result<IndexReport, ScanError> {
     let manifest = &image.manifest;
-    let span = tracing::info_span!("index_image", manifest = %manifest.hash);
-    let _guard = span.enter();
     let registration = indexer.submit_manifest(manifest).await?;
     let total = image.layers.len();
     let mut seen = std::collections::HashSet::new();
