@@ -9,6 +9,7 @@ use lucid::report_format::Format;
 use lucid::services::Services;
 
 mod scan;
+mod update;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +55,25 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
         format: InventoryFormat,
+    },
+    /// Pull the vulnerability feeds into the database (the scheduled updater, run once). Sources that
+    /// fail keep their previous data; exit code 2 if any failed.
+    Update {
+        /// Read feeds from this folder instead of the network (air-gapped): OSV records (.json/.yaml),
+        /// osv.dev all.zip exports, Alpine secdb JSON, Debian/Ubuntu OVAL (.xml/.bz2), Red Hat VEX.
+        #[arg(long, value_name = "DIR")]
+        from: Option<std::path::PathBuf>,
+        /// Only these sources (name prefixes such as `alpine`, `osv/PyPI`, `ubuntu/noble`).
+        sources: Vec<String>,
+    },
+    /// Write the whole feed database (every live record) to FILE, for an air-gapped `import-feeds`.
+    ExportFeeds { file: std::path::PathBuf },
+    /// Load a file written by `export-feeds` (checked whole before anything is committed).
+    ImportFeeds { file: std::path::PathBuf },
+    /// Vulnerability feeds.
+    Feeds {
+        #[command(subcommand)]
+        action: FeedsAction,
     },
     /// Apply database migrations (on DATABASE_URL, or the embedded PostgreSQL) and exit.
     Migrate,
@@ -121,6 +141,12 @@ enum InventoryFormat {
     Table,
     /// Clair's IndexReport JSON.
     Json,
+}
+
+#[derive(Subcommand)]
+enum FeedsAction {
+    /// Each source's last update, last error and record count.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -193,6 +219,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             platform,
             output,
         } => return scan::scan(config, &image, platform.as_deref(), &output).await,
+        Command::Update { from, sources } => {
+            let services = Services::for_local(config).await?;
+            let code = update::update(&services, from, &sources).await;
+            services.shutdown().await?;
+            return code;
+        }
+        Command::ExportFeeds { file } => {
+            let services = Services::for_local(config).await?;
+            let code = update::export(&services, &file).await;
+            services.shutdown().await?;
+            return code;
+        }
+        Command::ImportFeeds { file } => {
+            let services = Services::for_local(config).await?;
+            let code = update::import(&services, &file).await;
+            services.shutdown().await?;
+            return code;
+        }
+        Command::Feeds {
+            action: FeedsAction::Status,
+        } => {
+            let services = Services::for_local(config).await?;
+            let code = update::status(&services).await;
+            services.shutdown().await?;
+            return code;
+        }
         Command::Migrate => {
             let services = Services::for_local(config).await?;
             let version = services.db.schema_version().await?;

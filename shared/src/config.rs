@@ -75,6 +75,20 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// `LUCID_HOME`: the data directory of the embedded default.
     pub home: PathBuf,
+    pub feeds: FeedConfig,
+}
+
+/// Which vulnerability feeds the updater runs, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// `LUCID_FEEDS`: comma-separated source-name prefixes to run (`alpine,osv/PyPI`); empty runs all.
+    pub only: Vec<String>,
+    /// `LUCID_FEED_DIR`: read feeds from this folder (air-gapped) instead of the network.
+    pub dir: Option<PathBuf>,
+    /// `LUCID_FEED_MIRROR_{OSV,ALPINE,UBUNTU,DEBIAN_TRACKER,RHEL_OVAL,WOLFI,CHAINGUARD,NVD,KEV,EPSS}`: base URLs replacing the public ones.
+    pub mirrors: crate::feeds::catalog::FeedMirrors,
+    /// `LUCID_FEED_KEEP_OPERATIONS`: update operations kept per updater by garbage collection (default 3).
+    pub keep_operations: usize,
 }
 
 impl Config {
@@ -201,7 +215,43 @@ impl Config {
             None => None,
         };
 
+        let mut mirrors = crate::feeds::catalog::FeedMirrors::default();
+        for (var, slot) in [
+            ("LUCID_FEED_MIRROR_OSV", &mut mirrors.osv),
+            ("LUCID_FEED_MIRROR_ALPINE", &mut mirrors.alpine),
+            ("LUCID_FEED_MIRROR_UBUNTU", &mut mirrors.ubuntu),
+            (
+                "LUCID_FEED_MIRROR_DEBIAN_TRACKER",
+                &mut mirrors.debian_tracker,
+            ),
+        ] {
+            if let Some(v) = get(var) {
+                url::Url::parse(&v)
+                    .map_err(|e| ConfigError::new(var, format!("not a URL: {e}")))?;
+                *slot = v;
+            }
+        }
+        let feeds = FeedConfig {
+            only: get("LUCID_FEEDS")
+                .map(|s| {
+                    s.split(',')
+                        .map(|i| i.trim().to_owned())
+                        .filter(|i| !i.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            dir: get("LUCID_FEED_DIR").map(PathBuf::from),
+            mirrors,
+            keep_operations: parse_number(
+                "LUCID_FEED_KEEP_OPERATIONS",
+                get("LUCID_FEED_KEEP_OPERATIONS"),
+                3,
+                1..=1000,
+            )?,
+        };
+
         Ok(Config {
+            feeds,
             database_url,
             database_secret_arn,
             db_pool_size,

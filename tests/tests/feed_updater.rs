@@ -111,7 +111,7 @@ async fn operations_deduplicate_switch_atomically_diff_and_collect() -> Result<(
 
     // Another updater holding an identical record shares its row.
     store
-        .commit("alpine/v3.19/community", "fpc", &[a.clone()])
+        .commit("alpine/v3.19/community", "fpc", std::slice::from_ref(&a))
         .await?;
     assert_eq!(count(&db, "vulnerability").await?, 2);
 
@@ -170,7 +170,7 @@ async fn operations_deduplicate_switch_atomically_diff_and_collect() -> Result<(
     assert_eq!(count(&db, "vulnerability").await?, 3);
     // Once the community feed drops `a`, the next GC deletes the orphan.
     store
-        .commit("alpine/v3.19/community", "fpd", &[b.clone()])
+        .commit("alpine/v3.19/community", "fpd", std::slice::from_ref(&b))
         .await?;
     let gc = store.gc(1).await?;
     assert_eq!(gc.operations_deleted, 1);
@@ -226,6 +226,10 @@ fn feed_folder() -> Result<tempfile::TempDir> {
         "debian/oval-definitions-bookworm.xml",
     )?;
     copy(
+        "feeds/testdata/oval/rhsa-RHEL9-excerpt.xml",
+        "redhat/com.redhat.rhsa-RHEL9.xml",
+    )?;
+    copy(
         "ecosystems/rhel/testdata/cve-2023-38545.json",
         "redhat/csaf/vex/2023/cve-2023-38545.json",
     )?;
@@ -241,6 +245,35 @@ fn feed_folder() -> Result<tempfile::TempDir> {
             )?;
         }
     }
+    // Wolfi's secdb, in the shape of packages.wolfi.dev/os/security.json (no distroversion).
+    std::fs::create_dir_all(dir.path().join("wolfi"))?;
+    std::fs::write(
+        dir.path().join("wolfi/security.json"),
+        br#"{"apkurl":"{{urlprefix}}/{{reponame}}/{{arch}}/{{pkg.name}}-{{pkg.ver}}.apk",
+            "archs":["x86_64","aarch64"],"reponame":"os","urlprefix":"https://packages.wolfi.dev",
+            "packages":[{"pkg":{"name":"glibc","secfixes":{"2.38-r2":["CVE-2023-4911"]}}}]}"#,
+    )?;
+    // Enrichments, in the published shapes: an NVD JSON 2.0 feed (gzip), the KEV catalog, EPSS scores.
+    std::fs::create_dir_all(dir.path().join("enrichment"))?;
+    let nvd = br#"{"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-2023-4911",
+        "metrics":{"cvssMetricV31":[{"source":"nvd@nist.gov","type":"Primary","cvssData":{"version":"3.1",
+        "vectorString":"CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H","baseScore":7.8,"baseSeverity":"HIGH"}}]}}}]}"#;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, nvd)?;
+    std::fs::write(
+        dir.path().join("enrichment/nvdcve-2.0-2023.json.gz"),
+        gz.finish()?,
+    )?;
+    std::fs::write(
+        dir.path().join("enrichment/known_exploited_vulnerabilities.json"),
+        br#"{"catalogVersion":"2026.11.27","count":1,"vulnerabilities":[{"cveID":"CVE-2023-4911",
+            "vulnerabilityName":"GNU C Library Buffer Overflow","dateAdded":"2023-11-21","dueDate":"2023-12-12",
+            "requiredAction":"Apply mitigations per vendor instructions.","knownRansomwareCampaignUse":"Unknown"}]}"#,
+    )?;
+    std::fs::write(
+        dir.path().join("enrichment/epss_scores-2026-11-27.csv"),
+        "#model_version:v2025.03.14,score_date:2026-11-27T12:55:00Z\ncve,epss,percentile\nCVE-2023-4911,0.8,0.99\n",
+    )?;
     std::fs::write(dir.path().join("README.txt"), "not a feed")?;
     Ok(dir)
 }
@@ -303,9 +336,14 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
         [
             "alpine/v3.19/main",
             "debian-oval/bookworm",
+            "epss",
+            "kev",
+            "nvd/2023",
             "osv",
             "rhel",
-            "ubuntu/oracular/usn"
+            "rhel-oval/9",
+            "ubuntu/oracular/usn",
+            "wolfi"
         ]
     );
     assert_eq!(ignored, vec![folder.path().join("README.txt")]);
@@ -328,17 +366,27 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
         [
             "alpine/v3.19/main",
             "debian-oval/bookworm",
+            "epss",
+            "kev",
+            "nvd/2023",
             "osv/Go",
             "osv/PyPI",
             "osv/crates.io",
             "osv/npm",
             "rhel",
-            "ubuntu/oracular/usn"
+            "rhel-oval/9",
+            "ubuntu/oracular/usn",
+            "wolfi"
         ]
     );
-    // One diff message per committed operation, all first loads.
+    let wolfi = live_names(&db, "wolfi").await?;
+    assert_eq!(wolfi, ["CVE-2023-4911"]);
+    // Enrichments are stored per CVE, and change no finding: no diff message for them.
+    assert_eq!(count(&db, "enrichment").await?, 3);
+    assert_eq!(latest["nvd/2023"].kind, "enrichment");
+    // One diff message per committed vulnerability operation, all first loads.
     let messages = drain(&queue).await?;
-    assert_eq!(messages.len(), latest.len());
+    assert_eq!(messages.len(), latest.len() - 3);
     assert!(
         messages
             .iter()
@@ -354,6 +402,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
 
     // Unchanged re-run: every source unchanged, nothing written, nothing queued.
     let rerun = updater.run(&sources, |_| {}).await?;
+    assert_eq!(rerun.gc.enrichments_deleted, 0);
     assert!(
         rerun
             .sources
@@ -607,6 +656,12 @@ fn online_catalog_names_every_public_source() {
         "alpine/edge/community",
         "osv/PyPI",
         "osv/crates.io",
+        "wolfi",
+        "chainguard",
+        "rhel-oval/9",
+        "nvd/2024",
+        "kev",
+        "epss",
     ] {
         assert!(
             names.contains(&expected),
@@ -618,4 +673,71 @@ fn online_catalog_names_every_public_source() {
         pypi.origin,
         Origin::Url("https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip".to_owned())
     );
+}
+
+#[tokio::test]
+async fn export_then_import_reproduces_the_live_database() -> Result<()> {
+    use lucid::feeds::archive;
+    let source_db = harness::database().await?;
+    let folder = feed_folder()?;
+    let (sources, _) = catalog::discover(folder.path());
+    updater(&source_db, None)?.run(&sources, |_| {}).await?;
+    let source_store = FeedStore::new(source_db.clone());
+
+    let mut file = tempfile::tempfile()?;
+    let exported = archive::export(&source_store, &mut file).await?;
+    assert_eq!(
+        exported.updaters,
+        source_store.latest_operations().await?.len()
+    );
+    assert!(exported.records > 100, "{exported:?}");
+
+    let target_db = harness::database().await?;
+    let target = FeedStore::new(target_db.clone());
+    std::io::Seek::rewind(&mut file)?;
+    let imported = archive::import(&target, &mut file).await?;
+    assert_eq!(imported.updaters, exported.updaters);
+    assert_eq!(imported.records, exported.records);
+    assert_eq!(imported.committed, exported.updaters);
+    for updater in source_store.latest_operations().await?.keys() {
+        assert_eq!(
+            live_names(&target_db, updater).await?,
+            live_names(&source_db, updater).await?,
+            "{updater}"
+        );
+    }
+    assert_eq!(count(&target_db, "enrichment").await?, 3);
+    assert_eq!(
+        count(&target_db, "vulnerability").await?,
+        count(&source_db, "vulnerability").await?
+    );
+
+    // Importing the same file again changes nothing.
+    std::io::Seek::rewind(&mut file)?;
+    let again = archive::import(&target, &mut file).await?;
+    assert_eq!(again.committed, 0);
+
+    // A truncated archive is rejected before anything is committed.
+    std::io::Seek::rewind(&mut file)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    let truncated = std::io::Cursor::new(bytes[..bytes.len() * 2 / 3].to_vec());
+    let empty_db = harness::database().await?;
+    let err = archive::import(&FeedStore::new(empty_db.clone()), truncated)
+        .await
+        .expect_err("truncated");
+    assert!(err.to_string().contains("feed archive"), "{err}");
+    assert_eq!(count(&empty_db, "update_operation").await?, 0);
+    // Not an archive at all.
+    let err = archive::import(
+        &FeedStore::new(empty_db),
+        std::io::Cursor::new(b"{}".to_vec()),
+    )
+    .await
+    .expect_err("garbage");
+    assert!(
+        err.to_string().contains("not zstd") || err.to_string().contains("malformed"),
+        "{err}"
+    );
+    Ok(())
 }

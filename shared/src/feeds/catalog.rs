@@ -19,6 +19,18 @@ pub struct FeedMirrors {
     pub ubuntu: String,
     /// The Debian security tracker's JSON export.
     pub debian_tracker: String,
+    /// Red Hat OVAL v2: `<base>/RHEL<major>/rhel-<major>.oval.xml.bz2`.
+    pub rhel_oval: String,
+    /// Wolfi's secdb (`<base>/os/security.json`).
+    pub wolfi: String,
+    /// Chainguard's secdb (`<base>/chainguard/security.json`).
+    pub chainguard: String,
+    /// NVD's JSON 2.0 feeds: `<base>/nvdcve-2.0-<year>.json.gz`.
+    pub nvd: String,
+    /// CISA's KEV catalog JSON.
+    pub kev: String,
+    /// FIRST's current EPSS scores (CSV, gzip).
+    pub epss: String,
 }
 
 impl Default for FeedMirrors {
@@ -28,6 +40,13 @@ impl Default for FeedMirrors {
             alpine: "https://secdb.alpinelinux.org".to_owned(),
             ubuntu: "https://security-metadata.canonical.com/oval".to_owned(),
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".to_owned(),
+            rhel_oval: "https://security.access.redhat.com/data/oval/v2".to_owned(),
+            wolfi: "https://packages.wolfi.dev".to_owned(),
+            chainguard: "https://packages.cgr.dev".to_owned(),
+            nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
+            kev: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+                .to_owned(),
+            epss: "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz".to_owned(),
         }
     }
 }
@@ -49,6 +68,9 @@ pub const ALPINE_BRANCHES: &[&str] = &[
     "v3.16", "v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "v3.22", "edge",
 ];
 const ALPINE_REPOS: &[&str] = &["main", "community"];
+
+/// RHEL major releases with OVAL v2 data (RHEL-family images — CentOS, Rocky, Alma — match them too).
+pub const RHEL_MAJORS: &[&str] = &["7", "8", "9"];
 
 /// Ubuntu series with CVE OVAL (LTS and current releases).
 pub const UBUNTU_SERIES: &[&str] = &["bionic", "focal", "jammy", "noble", "plucky", "questing"];
@@ -85,6 +107,39 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
             });
         }
     }
+    for major in RHEL_MAJORS {
+        sources.push(FeedSource {
+            name: format!("rhel-oval/{major}"),
+            origin: Origin::Url(format!(
+                "{}/RHEL{major}/rhel-{major}.oval.xml.bz2",
+                mirrors.rhel_oval.trim_end_matches('/')
+            )),
+            format: FeedFormat::RhelOval {
+                major: (*major).to_owned(),
+            },
+        });
+    }
+    for (did, url) in [
+        (
+            "wolfi",
+            format!("{}/os/security.json", mirrors.wolfi.trim_end_matches('/')),
+        ),
+        (
+            "chainguard",
+            format!(
+                "{}/chainguard/security.json",
+                mirrors.chainguard.trim_end_matches('/')
+            ),
+        ),
+    ] {
+        sources.push(FeedSource {
+            name: did.to_owned(),
+            origin: Origin::Url(url),
+            format: FeedFormat::RollingSecdb {
+                did: did.to_owned(),
+            },
+        });
+    }
     for ecosystem in OSV_ECOSYSTEMS {
         sources.push(FeedSource {
             name: format!("osv/{ecosystem}"),
@@ -95,8 +150,33 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
             format: FeedFormat::OsvZip,
         });
     }
+    // Enrichments: CVSS from NVD (one feed per CVE year), exploited-in-the-wild from CISA, EPSS from FIRST.
+    let this_year = time::OffsetDateTime::now_utc().year();
+    for year in NVD_FIRST_YEAR..=this_year {
+        sources.push(FeedSource {
+            name: format!("nvd/{year}"),
+            origin: Origin::Url(format!(
+                "{}/nvdcve-2.0-{year}.json.gz",
+                mirrors.nvd.trim_end_matches('/')
+            )),
+            format: FeedFormat::Nvd,
+        });
+    }
+    sources.push(FeedSource {
+        name: "kev".to_owned(),
+        origin: Origin::Url(mirrors.kev.clone()),
+        format: FeedFormat::Kev,
+    });
+    sources.push(FeedSource {
+        name: "epss".to_owned(),
+        origin: Origin::Url(mirrors.epss.clone()),
+        format: FeedFormat::Epss,
+    });
     sources
 }
+
+/// The first year NVD publishes a feed for.
+const NVD_FIRST_YEAR: i32 = 2002;
 
 /// What a file in a feed folder is, by its name (and, for JSON, a peek at its first bytes).
 fn classify(path: &Path) -> Option<Classified> {
@@ -132,12 +212,60 @@ fn classify(path: &Path) -> Option<Classified> {
             FeedFormat::DebianOval { codename },
         ));
     }
+    // Red Hat OVAL: com.redhat.rhsa-RHEL<major>.xml[.bz2] (v1) or rhel-<major>.oval.xml[.bz2] (v2).
+    let rhel_major = lower
+        .strip_prefix("com.redhat.rhsa-rhel")
+        .and_then(|r| {
+            r.strip_suffix(".xml.bz2")
+                .or_else(|| r.strip_suffix(".xml"))
+        })
+        .or_else(|| {
+            lower.strip_prefix("rhel-").and_then(|r| {
+                r.strip_suffix(".oval.xml.bz2")
+                    .or_else(|| r.strip_suffix(".oval.xml"))
+            })
+        });
+    if let Some(major) = rhel_major
+        && !major.is_empty()
+        && major.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(Classified::Single(
+            format!("rhel-oval/{major}"),
+            FeedFormat::RhelOval {
+                major: major.to_owned(),
+            },
+        ));
+    }
     // The Debian security tracker export, saved under a recognisable name.
     if lower == "debian-security-tracker.json" || lower == "tracker.json" {
         return Some(Classified::Single(
             "debian".to_owned(),
             FeedFormat::DebianTracker,
         ));
+    }
+    // Wolfi and Chainguard secdb: `security.json` under a folder named for them, or named for them.
+    for did in ["wolfi", "chainguard"] {
+        if lower == format!("{did}-security.json")
+            || (lower == "security.json" && path.components().any(|c| c.as_os_str() == did))
+        {
+            return Some(Classified::Single(
+                did.to_owned(),
+                FeedFormat::RollingSecdb {
+                    did: did.to_owned(),
+                },
+            ));
+        }
+    }
+    // Enrichments.
+    if let Some(rest) = lower.strip_prefix("nvdcve-2.0-") {
+        let year = rest.split('.').next().unwrap_or("");
+        return Some(Classified::Single(format!("nvd/{year}"), FeedFormat::Nvd));
+    }
+    if lower.starts_with("known_exploited_vulnerabilities") && lower.ends_with(".json") {
+        return Some(Classified::Single("kev".to_owned(), FeedFormat::Kev));
+    }
+    if lower.starts_with("epss_scores") && (lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
+        return Some(Classified::Single("epss".to_owned(), FeedFormat::Epss));
     }
     // osv.dev exports: <Ecosystem>/all.zip
     if lower.ends_with(".zip") {
@@ -236,4 +364,76 @@ pub fn discover(root: &Path) -> (Vec<FeedSource>, Vec<PathBuf>) {
     }
     sources.sort_by(|a, b| a.name.cmp(&b.name));
     (sources, ignored)
+}
+
+/// The sources a configuration runs: the folder's feeds when `LUCID_FEED_DIR` (or `lucid update --from`)
+/// names one, else the public feeds at their (mirrored) URLs; narrowed to the `LUCID_FEEDS` prefixes.
+pub fn configured_sources(
+    config: &crate::config::FeedConfig,
+) -> Result<Vec<FeedSource>, super::FeedError> {
+    let sources = match &config.dir {
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(super::FeedError::Fetch {
+                    feed: dir.display().to_string(),
+                    reason: "not a readable folder".to_owned(),
+                    retryable: false,
+                });
+            }
+            let (sources, ignored) = discover(dir);
+            for path in ignored {
+                tracing::debug!(path = %path.display(), "not a recognised feed file");
+            }
+            sources
+        }
+        None => online(&config.mirrors),
+    };
+    Ok(select(sources, &config.only))
+}
+
+/// The sources whose name starts with one of `prefixes` (all when `prefixes` is empty). A prefix matches
+/// whole name segments: `alpine` selects `alpine/v3.19/main`, not `alpine-foo`.
+pub fn select(sources: Vec<FeedSource>, prefixes: &[String]) -> Vec<FeedSource> {
+    if prefixes.is_empty() {
+        return sources;
+    }
+    sources
+        .into_iter()
+        .filter(|s| {
+            prefixes.iter().any(|p| {
+                s.name == *p
+                    || s.name
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_matches_whole_name_segments() {
+        let sources = online(&FeedMirrors::default());
+        let picked = select(
+            sources,
+            &[
+                "alpine/v3.19".to_owned(),
+                "osv/PyPI".to_owned(),
+                "debian".to_owned(),
+            ],
+        );
+        let names: Vec<&str> = picked.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "debian",
+                "alpine/v3.19/main",
+                "alpine/v3.19/community",
+                "osv/PyPI"
+            ]
+        );
+    }
 }

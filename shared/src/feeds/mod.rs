@@ -15,7 +15,9 @@
 //! Distro records: `ranges` is `[{fixed: v}]` for a fixed vulnerability and empty (every version) when no fix
 //! exists; "not affected" statements produce no record at all.
 
+pub mod archive;
 pub mod catalog;
+pub mod enrichment;
 pub mod osv;
 pub mod oval;
 pub mod source;

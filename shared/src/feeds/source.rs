@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::FeedError;
 use crate::ecosystems::{alpine, debian, rhel, ubuntu};
+use crate::feeds::enrichment::{self, Enrichment};
 use crate::feeds::{osv, oval};
 use crate::model::Vulnerability;
 
@@ -23,6 +24,8 @@ use crate::model::Vulnerability;
 pub enum FeedFormat {
     /// One Alpine secdb JSON document (`v3.19/main.json`).
     AlpineSecdb,
+    /// A rolling apk distribution's secdb (`security.json` of Wolfi, Chainguard): `did` names it.
+    RollingSecdb { did: String },
     /// One Ubuntu OVAL file (plain or `.bz2`) for a series.
     UbuntuOval { series: String },
     /// One Debian OVAL file (plain or `.bz2`) for a release codename.
@@ -35,6 +38,34 @@ pub enum FeedFormat {
     OsvFiles,
     /// Red Hat CSAF VEX documents, one per file.
     RhelVex,
+    /// One Red Hat OVAL file (plain or `.bz2`) for a RHEL major release.
+    RhelOval { major: String },
+    /// Enrichment: an NVD CVE JSON 2.0 feed (plain or gzip).
+    Nvd,
+    /// Enrichment: CISA's KEV catalog JSON.
+    Kev,
+    /// Enrichment: FIRST's EPSS scores CSV (plain or gzip).
+    Epss,
+}
+
+/// Parsed records of one update operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Records {
+    Vulnerabilities(Vec<Vulnerability>),
+    Enrichments(Vec<Enrichment>),
+}
+
+impl Records {
+    pub fn len(&self) -> usize {
+        match self {
+            Records::Vulnerabilities(r) => r.len(),
+            Records::Enrichments(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl FeedFormat {
@@ -42,6 +73,38 @@ impl FeedFormat {
     /// one per source: a folder of OSV records usually mixes ecosystems.
     fn splits_by_record_updater(&self) -> bool {
         matches!(self, FeedFormat::OsvZip | FeedFormat::OsvFiles)
+    }
+
+    /// Whether the format carries enrichments (keyed by CVE) rather than vulnerability records.
+    pub fn is_enrichment(&self) -> bool {
+        matches!(self, FeedFormat::Nvd | FeedFormat::Kev | FeedFormat::Epss)
+    }
+
+    /// Parses enrichment `files`; an error for vulnerability formats.
+    pub fn parse_enrichments(
+        &self,
+        source: &str,
+        files: &[PathBuf],
+    ) -> Result<Vec<Enrichment>, FeedError> {
+        let mut records = Vec::new();
+        for path in files {
+            let file = File::open(path)
+                .map_err(|e| FeedError::malformed(source, format!("{}: {e}", path.display())))?;
+            let input = decompressed(file, source)?;
+            let parsed = match self {
+                FeedFormat::Nvd => enrichment::parse_nvd(input),
+                FeedFormat::Kev => enrichment::parse_kev(input),
+                FeedFormat::Epss => enrichment::parse_epss(input),
+                other => {
+                    return Err(FeedError::malformed(
+                        source,
+                        format!("{other:?} is not an enrichment format"),
+                    ));
+                }
+            };
+            records.extend(parsed?);
+        }
+        Ok(records)
     }
 
     /// Parses `files` (a download or local files) into records. Any bad file fails the whole source, so a
@@ -68,11 +131,27 @@ impl FeedFormat {
                         .map_err(|e| FeedError::malformed(source, e))?;
                     alpine::secdb::parse_alpine_secdb(&bytes)
                 }
+                FeedFormat::RollingSecdb { did } => {
+                    let mut bytes = Vec::new();
+                    open(path)?
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| FeedError::malformed(source, e))?;
+                    let distribution = alpine::secdb::SecdbDistribution {
+                        updater: did.clone(),
+                        did: did.clone(),
+                        release: String::new(),
+                        link_prefix: "https://images.chainguard.dev/security/".to_owned(),
+                    };
+                    alpine::secdb::parse_secdb(&bytes, &distribution)
+                }
                 FeedFormat::UbuntuOval { series } => {
-                    ubuntu::oval::parse_oval(maybe_bz2(open(path)?, source)?, series)
+                    ubuntu::oval::parse_oval(decompressed(open(path)?, source)?, series)
                 }
                 FeedFormat::DebianOval { codename } => {
-                    debian::oval::parse_oval(maybe_bz2(open(path)?, source)?, codename)
+                    debian::oval::parse_oval(decompressed(open(path)?, source)?, codename)
+                }
+                FeedFormat::RhelOval { major } => {
+                    rhel::oval::parse_oval(decompressed(open(path)?, source)?, major)
                 }
                 FeedFormat::DebianTracker => debian::tracker::parse_tracker_json(open(path)?),
                 FeedFormat::OsvZip => osv::parse_zip(BufReader::new(open(path)?)),
@@ -97,6 +176,12 @@ impl FeedFormat {
                         .map_err(|e| FeedError::malformed(source, e))?;
                     rhel::vex::parse_vex(&bytes)
                 }
+                FeedFormat::Nvd | FeedFormat::Kev | FeedFormat::Epss => {
+                    return Err(FeedError::malformed(
+                        source,
+                        format!("{self:?} carries enrichments, not vulnerabilities"),
+                    ));
+                }
             };
             records.extend(parsed.map_err(|e| prefix(e, path))?);
         }
@@ -104,8 +189,9 @@ impl FeedFormat {
     }
 }
 
-/// A reader over a file that may be bzip2-compressed (OVAL is published both ways).
-fn maybe_bz2(mut file: File, source: &str) -> Result<Box<dyn Read>, FeedError> {
+/// A reader over a file that may be bzip2- or gzip-compressed (feeds are published both ways), sniffed
+/// from its first bytes.
+fn decompressed(mut file: File, source: &str) -> Result<Box<dyn Read>, FeedError> {
     let mut magic = [0u8; 3];
     let n = file
         .read(&mut magic)
@@ -113,6 +199,10 @@ fn maybe_bz2(mut file: File, source: &str) -> Result<Box<dyn Read>, FeedError> {
     file.rewind().map_err(|e| FeedError::malformed(source, e))?;
     if n == 3 && &magic == b"BZh" {
         Ok(Box::new(oval::bz2_decoder(BufReader::new(file))))
+    } else if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(
+            file,
+        ))))
     } else {
         Ok(Box::new(BufReader::new(file)))
     }
@@ -204,10 +294,14 @@ impl Fingerprint {
 impl FeedSource {
     /// Runs the parser over fetched files (blocking: call it from `spawn_blocking`) and groups the records
     /// into update operations: `(updater name, records)`.
-    pub fn parse(&self, files: &[PathBuf]) -> Result<Vec<(String, Vec<Vulnerability>)>, FeedError> {
+    pub fn parse(&self, files: &[PathBuf]) -> Result<Vec<(String, Records)>, FeedError> {
+        if self.format.is_enrichment() {
+            let records = self.format.parse_enrichments(&self.name, files)?;
+            return Ok(vec![(self.name.clone(), Records::Enrichments(records))]);
+        }
         let records = self.format.parse(&self.name, files)?;
         if !self.format.splits_by_record_updater() {
-            return Ok(vec![(self.name.clone(), records)]);
+            return Ok(vec![(self.name.clone(), Records::Vulnerabilities(records))]);
         }
         let mut grouped: BTreeMap<String, Vec<Vulnerability>> = BTreeMap::new();
         for record in records {
@@ -216,7 +310,10 @@ impl FeedSource {
                 .or_default()
                 .push(record);
         }
-        Ok(grouped.into_iter().collect())
+        Ok(grouped
+            .into_iter()
+            .map(|(updater, records)| (updater, Records::Vulnerabilities(records)))
+            .collect())
     }
 
     /// Fetches the source's data unless it still has `previous` fingerprint. Local files are fingerprinted

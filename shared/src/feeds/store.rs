@@ -16,9 +16,10 @@ use std::collections::{BTreeMap, HashSet};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use uuid::Uuid;
 
+use super::enrichment::Enrichment;
 use crate::ecosystems::normalize_package_name;
 use crate::model::{Ecosystem, Vulnerability};
 use crate::store::{Database, StoreError};
@@ -64,10 +65,11 @@ pub struct UpdateDiff {
 }
 
 /// What garbage collection removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct GcReport {
     pub operations_deleted: u64,
     pub vulnerabilities_deleted: u64,
+    pub enrichments_deleted: u64,
 }
 
 /// A source's last attempts, as `lucid feeds status` and the API show them.
@@ -84,19 +86,67 @@ pub struct FeedStatus {
     pub record_count: i64,
 }
 
-/// A record ready for storage: its content hash, canonical JSON and the lookup columns.
-struct StoredRecord<'a> {
-    hash: Vec<u8>,
-    json: String,
-    record: &'a Vulnerability,
+/// A row ready for `COPY`: its content hash and the column values after the hash.
+type CopyRow = (Vec<u8>, Vec<Box<dyn ToSql + Sync + Send>>);
+
+/// The canonical JSON of a record and its sha256. Field order is the struct's declaration order, so equal
+/// records serialize to equal bytes.
+fn canonical<T: serde::Serialize>(record: &T, what: &str) -> Result<(Vec<u8>, String), StoreError> {
+    let json = serde_json::to_string(record)
+        .map_err(|e| StoreError::Corrupt(format!("record {what}: {e}")))?;
+    Ok((Sha256::digest(json.as_bytes()).to_vec(), json))
 }
 
-fn canonical(record: &Vulnerability) -> Result<StoredRecord<'_>, StoreError> {
-    // Field order is the struct's declaration order, so equal records serialize to equal bytes.
-    let json = serde_json::to_string(record)
-        .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", record.name)))?;
-    let hash = Sha256::digest(json.as_bytes()).to_vec();
-    Ok(StoredRecord { hash, json, record })
+/// The tables one kind of record lives in.
+struct RecordTable {
+    /// `update_operation.kind`.
+    kind: &'static str,
+    /// Columns after `hash`, as created in the temporary table and copied.
+    columns: &'static [(&'static str, &'static str)],
+    table: &'static str,
+    /// Expression list selecting `columns` from the temporary table, in `table`'s column order.
+    select: &'static str,
+    link: &'static str,
+    link_column: &'static str,
+}
+
+const VULNERABILITIES: RecordTable = RecordTable {
+    kind: "vulnerability",
+    columns: &[
+        ("updater", "TEXT"),
+        ("name", "TEXT"),
+        ("ecosystem", "TEXT"),
+        ("package_name", "TEXT"),
+        ("package_is_source", "BOOLEAN"),
+        ("dist_did", "TEXT"),
+        ("dist_release", "TEXT"),
+        ("module", "TEXT"),
+        ("normalized_severity", "TEXT"),
+        ("fixed_in_version", "TEXT"),
+        ("record", "TEXT"),
+    ],
+    table: "vulnerability",
+    select: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, module, \
+             normalized_severity, fixed_in_version, record::jsonb",
+    link: "uo_vulnerability",
+    link_column: "vulnerability_id",
+};
+
+const ENRICHMENTS: RecordTable = RecordTable {
+    kind: "enrichment",
+    columns: &[("updater", "TEXT"), ("cve", "TEXT"), ("data", "TEXT")],
+    table: "enrichment",
+    select: "updater, cve, data::jsonb",
+    link: "uo_enrichment",
+    link_column: "enrichment_id",
+};
+
+fn postgres_type(sql: &str) -> Type {
+    match sql {
+        "BOOLEAN" => Type::BOOL,
+        "BYTEA" => Type::BYTEA,
+        _ => Type::TEXT,
+    }
 }
 
 const OPERATION_COLUMNS: &str = "id, ref, updater, fingerprint, created_at, kind, record_count";
@@ -139,14 +189,80 @@ impl FeedStore {
         fingerprint: &str,
         records: &[Vulnerability],
     ) -> Result<CommitOutcome, StoreError> {
-        let mut seen = HashSet::with_capacity(records.len());
-        let mut rows = Vec::with_capacity(records.len());
-        for record in records {
-            let stored = canonical(record)?;
-            if seen.insert(stored.hash.clone()) {
-                rows.push(stored);
-            }
+        let mut rows: Vec<CopyRow> = Vec::with_capacity(records.len());
+        for r in records {
+            let (hash, json) = canonical(r, &r.name)?;
+            let (did, release) = r
+                .distribution
+                .as_ref()
+                .map(|d| (d.did.clone(), d.release.clone()))
+                .unwrap_or_default();
+            rows.push((
+                hash,
+                vec![
+                    Box::new(r.updater.clone()),
+                    Box::new(r.name.clone()),
+                    Box::new(r.ecosystem.map(Ecosystem::as_str).unwrap_or("").to_owned()),
+                    Box::new(normalize_package_name(r.ecosystem, &r.package_name)),
+                    Box::new(r.package_is_source),
+                    Box::new(did),
+                    Box::new(release),
+                    Box::new(r.module.clone()),
+                    Box::new(r.normalized_severity.to_string()),
+                    Box::new(r.fixed_in_version.clone()),
+                    Box::new(json),
+                ],
+            ));
         }
+        self.commit_rows(&VULNERABILITIES, updater, fingerprint, rows)
+            .await
+    }
+
+    /// Stores enrichment records (NVD, KEV, EPSS) as the new state of `updater`, like [`FeedStore::commit`].
+    pub async fn commit_enrichments(
+        &self,
+        updater: &str,
+        fingerprint: &str,
+        records: &[Enrichment],
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut rows: Vec<CopyRow> = Vec::with_capacity(records.len());
+        for r in records {
+            let (hash, _) = canonical(r, &r.cve)?;
+            let data = serde_json::to_string(&r.data)
+                .map_err(|e| StoreError::Corrupt(format!("enrichment {}: {e}", r.cve)))?;
+            rows.push((
+                hash,
+                vec![
+                    Box::new(r.updater.clone()),
+                    Box::new(r.cve.clone()),
+                    Box::new(data),
+                ],
+            ));
+        }
+        self.commit_rows(&ENRICHMENTS, updater, fingerprint, rows)
+            .await
+    }
+
+    async fn commit_rows(
+        &self,
+        spec: &RecordTable,
+        updater: &str,
+        fingerprint: &str,
+        rows: Vec<CopyRow>,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut seen = HashSet::with_capacity(rows.len());
+        let rows: Vec<CopyRow> = rows
+            .into_iter()
+            .filter(|(hash, _)| seen.insert(hash.clone()))
+            .collect();
+        let (table, link, link_column) = (spec.table, spec.link, spec.link_column);
+        let column_names: Vec<&str> = spec.columns.iter().map(|(name, _)| *name).collect();
+        let column_names = column_names.join(", ");
+        let column_defs: Vec<String> = spec
+            .columns
+            .iter()
+            .map(|(name, ty)| format!("{name} {ty}"))
+            .collect();
 
         let mut client = self.db.client().await?;
         let tx = client.transaction().await?;
@@ -155,64 +271,25 @@ impl FeedStore {
             &[&lock_key("commit", updater)],
         )
         .await?;
-        tx.batch_execute(
-            "CREATE TEMP TABLE incoming (
-                hash BYTEA, updater TEXT, name TEXT, ecosystem TEXT, package_name TEXT,
-                package_is_source BOOLEAN, dist_did TEXT, dist_release TEXT, module TEXT,
-                normalized_severity TEXT, fixed_in_version TEXT, record TEXT
-             ) ON COMMIT DROP",
-        )
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE incoming (hash BYTEA, {}) ON COMMIT DROP",
+            column_defs.join(", ")
+        ))
         .await?;
         let sink = tx
-            .copy_in(
-                "COPY incoming (hash, updater, name, ecosystem, package_name, package_is_source, \
-                 dist_did, dist_release, module, normalized_severity, fixed_in_version, record) \
-                 FROM STDIN BINARY",
-            )
+            .copy_in(&format!(
+                "COPY incoming (hash, {column_names}) FROM STDIN BINARY"
+            ))
             .await?;
-        let types = [
-            Type::BYTEA,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::BOOL,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-            Type::TEXT,
-        ];
+        let mut types = vec![Type::BYTEA];
+        types.extend(spec.columns.iter().map(|(_, ty)| postgres_type(ty)));
         let writer = BinaryCopyInWriter::new(sink, &types);
         futures::pin_mut!(writer);
-        for row in &rows {
-            let r = row.record;
-            let ecosystem = r.ecosystem.map(Ecosystem::as_str).unwrap_or("");
-            let package_name = normalize_package_name(r.ecosystem, &r.package_name);
-            let (did, release) = r
-                .distribution
-                .as_ref()
-                .map(|d| (d.did.as_str(), d.release.as_str()))
-                .unwrap_or(("", ""));
-            let severity = r.normalized_severity.to_string();
-            writer
-                .as_mut()
-                .write(&[
-                    &row.hash,
-                    &r.updater,
-                    &r.name,
-                    &ecosystem,
-                    &package_name,
-                    &r.package_is_source,
-                    &did,
-                    &release,
-                    &r.module,
-                    &severity,
-                    &r.fixed_in_version,
-                    &row.json,
-                ])
-                .await?;
+        for (hash, values) in &rows {
+            let mut row: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(values.len() + 1);
+            row.push(hash);
+            row.extend(values.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)));
+            writer.as_mut().write(&row).await?;
         }
         writer.finish().await?;
 
@@ -234,10 +311,12 @@ impl FeedStore {
             Some(prev) => {
                 let row = tx
                     .query_one(
-                        "SELECT (SELECT count(*) FROM uo_vulnerability WHERE uo_id = $1),
-                                (SELECT count(*) FROM incoming i
-                                   JOIN vulnerability v ON v.hash = i.hash
-                                   JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id AND uv.uo_id = $1)",
+                        &format!(
+                            "SELECT (SELECT count(*) FROM {link} WHERE uo_id = $1),
+                                    (SELECT count(*) FROM incoming i
+                                       JOIN {table} v ON v.hash = i.hash
+                                       JOIN {link} l ON l.{link_column} = v.id AND l.uo_id = $1)"
+                        ),
                         &[&prev.id],
                     )
                     .await?;
@@ -246,6 +325,7 @@ impl FeedStore {
             None => (0, 0),
         };
         if let Some(prev) = &previous
+            && prev.kind == spec.kind
             && in_latest == common
             && common == incoming
         {
@@ -256,12 +336,12 @@ impl FeedStore {
         }
 
         tx.execute(
-            "INSERT INTO vulnerability (hash, updater, name, ecosystem, package_name, package_is_source,
-                 dist_did, dist_release, module, normalized_severity, fixed_in_version, record)
-             SELECT hash, updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release,
-                    module, normalized_severity, fixed_in_version, record::jsonb
-             FROM incoming
-             ON CONFLICT (hash) DO NOTHING",
+            &format!(
+                "INSERT INTO {table} (hash, {column_names})
+                 SELECT hash, {} FROM incoming
+                 ON CONFLICT (hash) DO NOTHING",
+                spec.select
+            ),
             &[],
         )
         .await?;
@@ -269,16 +349,24 @@ impl FeedStore {
             .query_one(
                 &format!(
                     "INSERT INTO update_operation (ref, updater, kind, fingerprint, record_count)
-                     VALUES ($1, $2, 'vulnerability', $3, $4)
+                     VALUES ($1, $2, $3, $4, $5)
                      RETURNING {OPERATION_COLUMNS}"
                 ),
-                &[&Uuid::now_v7(), &updater, &fingerprint, &incoming],
+                &[
+                    &Uuid::now_v7(),
+                    &updater,
+                    &spec.kind,
+                    &fingerprint,
+                    &incoming,
+                ],
             )
             .await?;
         let operation = operation_from_row(&row)?;
         tx.execute(
-            "INSERT INTO uo_vulnerability (uo_id, vulnerability_id)
-             SELECT $1, v.id FROM incoming i JOIN vulnerability v ON v.hash = i.hash",
+            &format!(
+                "INSERT INTO {link} (uo_id, {link_column})
+                 SELECT $1, v.id FROM incoming i JOIN {table} v ON v.hash = i.hash"
+            ),
             &[&operation.id],
         )
         .await?;
@@ -327,6 +415,25 @@ impl FeedStore {
         rows.iter()
             .map(|row| operation_from_row(row).map(|op| (op.updater.clone(), op)))
             .collect()
+    }
+
+    /// The records an operation links, as stored JSON: vulnerability records, or enrichments as
+    /// `{updater, cve, data}`. Ordered by content hash, so equal operations export identically.
+    pub async fn operation_records(
+        &self,
+        operation: &UpdateOperation,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let client = self.db.client().await?;
+        let sql = if operation.kind == ENRICHMENTS.kind {
+            "SELECT jsonb_build_object('updater', e.updater, 'cve', e.cve, 'data', e.data)
+             FROM enrichment e JOIN uo_enrichment ue ON ue.enrichment_id = e.id
+             WHERE ue.uo_id = $1 ORDER BY e.hash"
+        } else {
+            "SELECT v.record FROM vulnerability v JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+             WHERE uv.uo_id = $1 ORDER BY v.hash"
+        };
+        let rows = client.query(sql, &[&operation.id]).await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
 
     /// Every stored operation, newest first, grouped by updater (Clair's `GET update_operation`).
@@ -489,10 +596,18 @@ impl FeedStore {
                 &[],
             )
             .await?;
+        let enrichments_deleted = tx
+            .execute(
+                "DELETE FROM enrichment e
+                 WHERE NOT EXISTS (SELECT 1 FROM uo_enrichment ue WHERE ue.enrichment_id = e.id)",
+                &[],
+            )
+            .await?;
         tx.commit().await?;
         Ok(GcReport {
             operations_deleted,
             vulnerabilities_deleted,
+            enrichments_deleted,
         })
     }
 

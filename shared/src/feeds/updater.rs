@@ -12,7 +12,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::FeedError;
-use super::source::{FeedSource, Fetch, FetchOptions};
+use super::source::{FeedSource, Fetch, FetchOptions, Records};
 use super::store::{CommitOutcome, FeedStore, GcReport};
 use crate::queue::Queue;
 use crate::store::StoreError;
@@ -48,7 +48,7 @@ impl Default for UpdaterOptions {
 }
 
 /// One updater's committed change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OperationSummary {
     pub updater: String,
     pub reference: Uuid,
@@ -58,7 +58,8 @@ pub struct OperationSummary {
 }
 
 /// What happened to one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
 pub enum SourceOutcome {
     /// Same fingerprint, or the same records as the live operation: nothing written.
     Unchanged,
@@ -70,7 +71,7 @@ pub enum SourceOutcome {
     Failed(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SourceReport {
     pub source: String,
     pub outcome: SourceOutcome,
@@ -80,7 +81,7 @@ pub struct SourceReport {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct UpdateSummary {
     pub sources: Vec<SourceReport>,
     pub gc: GcReport,
@@ -242,11 +243,17 @@ impl FeedUpdater {
         let parsed: usize = runs.iter().map(|(_, records)| records.len()).sum();
         let mut committed = Vec::new();
         for (updater, records) in &runs {
-            let outcome = self
-                .store
-                .commit(updater, &fingerprint, records)
-                .await
-                .map_err(|e| format!("storing {updater}: {e}"))?;
+            let outcome = match records {
+                Records::Vulnerabilities(records) => {
+                    self.store.commit(updater, &fingerprint, records).await
+                }
+                Records::Enrichments(records) => {
+                    self.store
+                        .commit_enrichments(updater, &fingerprint, records)
+                        .await
+                }
+            }
+            .map_err(|e| format!("storing {updater}: {e}"))?;
             if let CommitOutcome::Committed {
                 operation,
                 previous,
@@ -254,12 +261,15 @@ impl FeedUpdater {
                 removed,
             } = outcome
             {
-                self.queue_diff(
-                    &operation.updater,
-                    previous.map(|p| p.reference),
-                    operation.reference,
-                )
-                .await;
+                // Enrichments change no finding, so only vulnerability diffs go to the notifier.
+                if matches!(records, Records::Vulnerabilities(_)) {
+                    self.queue_diff(
+                        &operation.updater,
+                        previous.map(|p| p.reference),
+                        operation.reference,
+                    )
+                    .await;
+                }
                 committed.push(OperationSummary {
                     updater: operation.updater,
                     reference: operation.reference,
@@ -298,4 +308,60 @@ impl FeedUpdater {
             tracing::error!(error = %e, %updater, %cur, "queueing the diff for the notifier");
         }
     }
+}
+
+impl FeedUpdater {
+    /// The updater of a running system: its database, the notifier's queue and the configured options.
+    pub fn for_services(services: &crate::services::Services) -> Result<FeedUpdater, FeedError> {
+        Ok(FeedUpdater::new(
+            FeedStore::new(services.db.clone()),
+            http_client()?,
+            Some(services.notify_queue.clone()),
+            UpdaterOptions {
+                keep_operations: services.config.feeds.keep_operations,
+                ..UpdaterOptions::default()
+            },
+        ))
+    }
+}
+
+/// One scheduled run over the configured sources (`functions/updater`, `lucid serve`'s timer). `only`
+/// narrows the configured set further (an EventBridge rule's `detail.feeds`, `lucid update NAME…`).
+/// Fails only when nothing could run at all (no database, or every source failed), so that an outage
+/// shows as function errors while one broken feed shows in `feed_status`.
+pub async fn run_configured(
+    services: &crate::services::Services,
+    only: &[String],
+    progress: impl FnMut(&SourceReport),
+) -> Result<UpdateSummary, FeedError> {
+    let sources = super::catalog::configured_sources(&services.config.feeds)?;
+    let sources = super::catalog::select(sources, only);
+    let updater = FeedUpdater::for_services(services)?;
+    let summary = updater
+        .run(&sources, progress)
+        .await
+        .map_err(|e| FeedError::Store {
+            feed: "gc".to_owned(),
+            reason: e.to_string(),
+        })?;
+    let failed = summary.failed().count();
+    if failed > 0 && failed == summary.sources.len() {
+        let reasons: Vec<String> = summary
+            .failed()
+            .take(3)
+            .map(|s| match &s.outcome {
+                SourceOutcome::Failed(reason) => reason.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        return Err(FeedError::Fetch {
+            feed: "all sources".to_owned(),
+            reason: format!(
+                "every source failed ({failed}); first: {}",
+                reasons.join("; ")
+            ),
+            retryable: true,
+        });
+    }
+    Ok(summary)
 }
