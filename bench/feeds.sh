@@ -16,6 +16,7 @@ dir="$([ "$profile" = dev ] && echo debug || echo "$profile")"
 lucid="$CARGO_TARGET_DIR/$dir/lucid"
 
 home="$(mktemp -d)"
+chmod 755 "$home" # as root, the embedded PostgreSQL runs as the postgres user and must reach its data
 trap 'LUCID_HOME="$home" "$lucid" db status >/dev/null 2>&1 || true; rm -rf "$home"' EXIT
 export LUCID_HOME="$home"
 # Start the embedded database before timing (its initdb is not feed work).

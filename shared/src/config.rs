@@ -61,6 +61,8 @@ pub struct Config {
     /// `LUCID_DATABASE_SECRET_ARN`: a Secrets Manager secret in RDS's JSON shape (`username`, `password`,
     /// `host`, `port`, `dbname`), resolved at start when `DATABASE_URL` is unset.
     pub database_secret_arn: Option<String>,
+    /// `LUCID_DATABASE_HOST`: replaces the host named by the database secret (an RDS Proxy endpoint).
+    pub database_host: Option<String>,
     /// `LUCID_DB_POOL_SIZE`: connections per process (default 2 on Lambda, 8 elsewhere).
     pub db_pool_size: usize,
     /// `LUCID_DB_CONNECT_TIMEOUT_SECS` (default 5).
@@ -250,7 +252,9 @@ impl Config {
             )?,
         };
 
+        let database_host = get("LUCID_DATABASE_HOST");
         Ok(Config {
+            database_host,
             feeds,
             database_url,
             database_secret_arn,
@@ -303,6 +307,16 @@ fn default_home(home: Option<String>, xdg: Option<String>) -> PathBuf {
 /// Builds a PostgreSQL URL from a Secrets Manager secret in the JSON shape RDS writes
 /// (`{"username","password","host","port","dbname"}`; `port` may be a number or a string, `dbname`
 /// defaults to `postgres`). User and password are percent-encoded.
+/// `url` with its host replaced by `host` (errors name `LUCID_DATABASE_HOST`).
+pub fn with_host(url: &str, host: &str) -> Result<String, ConfigError> {
+    let bad = |problem: String| ConfigError::new("LUCID_DATABASE_HOST", problem);
+    let mut parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    parsed
+        .set_host(Some(host))
+        .map_err(|e| bad(format!("host {host:?}: {e}")))?;
+    Ok(parsed.to_string())
+}
+
 pub fn database_url_from_secret(secret: &str) -> Result<String, ConfigError> {
     let bad = |problem: String| ConfigError::new("LUCID_DATABASE_SECRET_ARN", problem);
     let v: serde_json::Value =
@@ -474,6 +488,14 @@ mod tests {
             let e = database_url_from_secret(bad).unwrap_err();
             assert_eq!(e.variable, "LUCID_DATABASE_SECRET_ARN", "{bad}");
         }
+        let proxied = with_host("postgres://u:p@db.cluster-x:5432/lucid", "proxy.x").unwrap();
+        assert_eq!(proxied, "postgres://u:p@proxy.x:5432/lucid");
+        assert_eq!(
+            with_host("postgres://u@h/db", "bad host/")
+                .unwrap_err()
+                .variable,
+            "LUCID_DATABASE_HOST"
+        );
         let e = cfg(&[("LUCID_DATABASE_SECRET_ARN", "lucid-db")]).unwrap_err();
         assert_eq!(e.variable, "LUCID_DATABASE_SECRET_ARN");
     }

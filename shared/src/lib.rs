@@ -13,6 +13,7 @@ pub mod image;
 pub mod indexer;
 pub mod layer;
 pub mod model;
+pub mod notifier;
 pub mod queue;
 pub mod report_format;
 pub mod scan;

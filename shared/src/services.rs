@@ -132,9 +132,15 @@ impl Services {
 }
 
 /// Fetches the database secret and turns it into a URL.
+/// `LUCID_DATABASE_HOST`, when set, replaces the secret's host: the deployment points functions at an RDS
+/// Proxy endpoint while the secret (shared with the proxy) names the cluster.
 pub async fn resolve_database_secret(config: &Config, arn: &str) -> Result<String, StartError> {
     let sdk = crate::aws::sdk_config(config).await;
-    resolve_database_secret_with(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await
+    let url = resolve_database_secret_with(&aws_sdk_secretsmanager::Client::new(&sdk), arn).await?;
+    match &config.database_host {
+        Some(host) => Ok(crate::config::with_host(&url, host)?),
+        None => Ok(url),
+    }
 }
 
 /// As [`resolve_database_secret`], with a given client (tests point it at the emulator).
