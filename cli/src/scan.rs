@@ -18,30 +18,14 @@ use lucid::services::Services;
 
 use super::{EXIT_FINDINGS, OutputArgs};
 
-/// The outcome of the match step.
-struct Matched {
-    report: VulnerabilityReport,
-    /// False when no matching happened: the report lists packages only and cannot pass a gate.
-    matched: bool,
-    notes: Vec<String>,
-}
-
-const NOT_MATCHED: &str =
-    "vulnerability matching not available in this build: the report lists packages only";
-
-/// The match step: exactly one call into the matcher.
-///
-/// INTEGRATION: the matcher (`lucid::matcher::Matcher::new(db).vulnerability_report(&index_report)`) is not
-/// in this build yet. When it lands, the body becomes
-/// `let report = lucid::matcher::Matcher::new(services.db.clone()).vulnerability_report(index_report).await?;`
-/// `Ok(Matched { report, matched: true, notes: Vec::new() })`
-/// (the report's own `warnings`, e.g. no feed loaded, are printed by `finish`).
-async fn match_report(_services: &Services, index_report: &IndexReport) -> anyhow::Result<Matched> {
-    Ok(Matched {
-        report: lucid::scan::unmatched_report(index_report)?,
-        matched: false,
-        notes: vec![NOT_MATCHED.into()],
-    })
+/// The match step: exactly one call into the matcher (the same code the API's vulnerability report runs).
+async fn match_report(
+    services: &Services,
+    index_report: &IndexReport,
+) -> anyhow::Result<VulnerabilityReport> {
+    Ok(lucid::matcher::Matcher::new(services.db.clone())
+        .vulnerability_report(index_report)
+        .await?)
 }
 
 /// `lucid scan IMAGE`.
@@ -62,21 +46,29 @@ pub(crate) async fn scan(
     let services = Services::for_local(config).await?;
     let result = scan_target(&services, image, target).await;
     let shutdown = services.shutdown().await;
-    let (matched, name) = result?;
+    let (report, name, mut notes) = result?;
     shutdown?;
-    if !matched.matched && policy.fail_on.is_some() {
-        anyhow::bail!("cannot apply --fail-on: {NOT_MATCHED}");
+    // A gate over a report that checked nothing would pass silently: refuse it instead.
+    if policy.fail_on.is_some()
+        && let Some(w) = report
+            .warnings
+            .iter()
+            .find(|w| w.code == lucid::model::ReportWarning::NO_FEEDS_LOADED)
+    {
+        anyhow::bail!(
+            "cannot apply --fail-on: {} (load feeds with `lucid update`)",
+            w.message
+        );
     }
-    let mut notes = matched.notes;
-    finish(matched.report, name, &mut notes, &policy, args)
+    finish(report, name, &mut notes, &policy, args)
 }
 
 async fn scan_target(
     services: &Services,
     path: &Path,
     target: ScanTarget,
-) -> anyhow::Result<(Matched, String)> {
-    let (index_report, name, mut notes) = match target {
+) -> anyhow::Result<(VulnerabilityReport, String, Vec<String>)> {
+    let (index_report, name, notes) = match target {
         ScanTarget::Rootfs(dir) => {
             let (report, _) = lucid::scan::index_rootfs(&dir).await?;
             (report, dir.display().to_string(), Vec::new())
@@ -92,10 +84,8 @@ async fn scan_target(
             (report, name, image.notes.clone())
         }
     };
-    let mut matched = match_report(services, &index_report).await?;
-    notes.append(&mut matched.notes);
-    matched.notes = notes;
-    Ok((matched, name))
+    let report = match_report(services, &index_report).await?;
+    Ok((report, name, notes))
 }
 
 /// `lucid convert REPORT`.

@@ -246,7 +246,7 @@ fn bad_inputs_are_one_clear_line_and_exit_2() {
         .unwrap();
     assert_one_line_error(&out, "no image for platform linux/arm64");
 
-    // Until the matcher is in this build, a gate cannot be evaluated: refusing beats passing silently.
+    // No feed loaded in this database: a gate would check nothing, so it is refused rather than passed.
     let out = lucid(&db)
         .args(["scan", "--fail-on", "high"])
         .arg(&tar)
@@ -254,7 +254,14 @@ fn bad_inputs_are_one_clear_line_and_exit_2() {
         .unwrap();
     assert_one_line_error(
         &out,
-        "cannot apply --fail-on: vulnerability matching not available",
+        "cannot apply --fail-on: no vulnerability feed has loaded yet",
+    );
+    let out = lucid(&db).arg("scan").arg(&tar).output().unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("note: no_feeds_loaded: no vulnerability feed has loaded yet"),
+        "{}",
+        stdout(&out)
     );
 
     let out = lucid(&db)
@@ -349,4 +356,154 @@ fn the_ci_gate_exit_codes() {
         .output()
         .unwrap();
     assert_one_line_error(&out, "not a vulnerability report");
+}
+
+fn dpkg_stanza(name: &str, source: Option<&str>, version: &str) -> String {
+    let source = source.map(|s| format!("Source: {s}\n")).unwrap_or_default();
+    format!(
+        "Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
+         Installed-Size: 100\nMaintainer: Debian <debian@example.org>\nArchitecture: amd64\n{source}\
+         Version: {version}\nDescription: {name}\n\n"
+    )
+}
+
+/// Index + match end to end: real Debian OVAL (the repository's bookworm excerpt) loaded with
+/// `lucid update --from`, then an image whose top layer rewrites the dpkg database with an OpenSSL from
+/// before the CVE-2022-4304 fix.
+#[test]
+fn scan_finds_real_advisories_and_gates_on_them() {
+    let db = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("oval-definitions-bookworm.xml"),
+        images::ecosystems_testdata("debian/testdata/oval-definitions-bookworm-excerpt.xml")
+            .unwrap(),
+    )
+    .unwrap();
+    let out = lucid(&db)
+        .args(["update", "--from"])
+        .arg(&feeds)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+
+    let mut status = String::from_utf8(
+        images::ecosystems_testdata("dpkg/testdata/bookworm-minbase-status").unwrap(),
+    )
+    .unwrap();
+    status.push('\n');
+    status.push_str(&dpkg_stanza("libssl3", Some("openssl"), "3.0.7-1"));
+    let mut layers = images::debian_layers().unwrap();
+    layers.push(
+        images::Layer::new(
+            &[images::Entry::File(
+                "var/lib/dpkg/status",
+                status.into_bytes(),
+            )],
+            images::Compression::Gzip,
+        )
+        .unwrap(),
+    );
+    let image = dir.path().join("debian.tar");
+    images::docker_save_classic(&image, &layers, "example/debian-openssl:12").unwrap();
+
+    let out = lucid(&db)
+        .args(["scan", "--format", "json"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    for (pid, vids) in report["package_vulnerabilities"].as_object().unwrap() {
+        let package = report["packages"][pid]["name"].as_str().unwrap().to_owned();
+        for vid in vids.as_array().unwrap() {
+            let v = &report["vulnerabilities"][vid.as_str().unwrap()];
+            found.push((
+                package.clone(),
+                v["name"].as_str().unwrap().to_owned(),
+                v["fixed_in_version"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    found.sort();
+    let expected: Vec<(String, String, String)> = [
+        ("apt", "CVE-2011-3374", ""),
+        ("libapt-pkg6.0", "CVE-2011-3374", ""),
+        ("libssl3", "CVE-2022-4304", "3.0.8-1"),
+        ("tar", "CVE-2005-2541", ""),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(found, expected);
+    // The Python packages of the image have no feed loaded: said, not hidden.
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!([{
+            "code": "feed_not_loaded",
+            "message": "3 pypi packages were not checked: no feed covering them has loaded",
+        }])
+    );
+
+    let out = lucid(&db).arg("scan").arg(&image).output().unwrap();
+    assert_exit(&out, 0);
+    let table = stdout(&out);
+    assert!(table.contains("Vulnerabilities: 4"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("libssl3 ")
+            && l.contains("CVE-2022-4304")
+            && l.contains("3.0.8-1")),
+        "{table}"
+    );
+
+    // The gate: every finding counts at --fail-on unknown; without unfixed ones, OpenSSL's remains; an
+    // ignore entry for it (through its source package) lets the build pass.
+    let out = lucid(&db)
+        .args(["scan", "--fail-on", "unknown"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let out = lucid(&db)
+        .args([
+            "scan",
+            "--fail-on",
+            "unknown",
+            "--ignore-unfixed",
+            "--format",
+            "sarif",
+        ])
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "CVE-2022-4304");
+    let ignore = dir.path().join("ignore.toml");
+    std::fs::write(
+        &ignore,
+        "[[ignore]]\nid = \"CVE-2022-4304\"\npackage = \"openssl\"\nreason = \"RSA decryption is not used\"\nexpires = 2999-01-01\n",
+    )
+    .unwrap();
+    let out = lucid(&db)
+        .args([
+            "scan",
+            "--fail-on",
+            "unknown",
+            "--ignore-unfixed",
+            "--ignore-file",
+        ])
+        .arg(&ignore)
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("note: ignored CVE-2022-4304 in libssl3: RSA decryption is not used")
+    );
 }

@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod image;
 pub mod indexer;
 pub mod layer;
+pub mod matcher;
 pub mod model;
 pub mod notifier;
 pub mod queue;

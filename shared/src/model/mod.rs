@@ -14,8 +14,8 @@ pub use ecosystem::{Ecosystem, UnknownEcosystem};
 pub use manifest::{LayerRef, Manifest};
 pub use package::{Distribution, LayerContents, Package, PackageKind, Repository, SourcePackage};
 pub use report::{
-    Environment, IndexReport, IndexState, ReportDistribution, ReportPackage, ReportRepository,
-    ReportVulnerability, VulnerabilityReport,
+    Environment, FeedFreshness, IndexReport, IndexState, ReportDistribution, ReportPackage,
+    ReportRepository, ReportVulnerability, ReportWarning, VulnerabilityReport,
 };
 pub use severity::{Severity, UnknownSeverity};
 pub use vulnerability::{AffectedRange, DistributionSelector, Vulnerability};

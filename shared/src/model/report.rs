@@ -215,7 +215,9 @@ pub struct ReportVulnerability {
     pub fixed_in_version: String,
 }
 
-/// Clair's VulnerabilityReport.
+/// Clair's VulnerabilityReport, plus two Lucid extensions that Clair clients ignore: `feeds` (how fresh the
+/// advisory data behind the report is) and `warnings` (why the report may be incomplete: above all, that no
+/// feed has loaded yet, so an empty `vulnerabilities` map must not be read as "clean").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VulnerabilityReport {
     pub manifest_hash: Digest,
@@ -224,7 +226,65 @@ pub struct VulnerabilityReport {
     pub repository: BTreeMap<String, ReportRepository>,
     pub environments: BTreeMap<String, Vec<Environment>>,
     pub vulnerabilities: BTreeMap<String, ReportVulnerability>,
+    /// Package id → ids of the vulnerabilities affecting it, most severe first.
     pub package_vulnerabilities: BTreeMap<String, Vec<String>>,
+    /// Enrichment type (`message/vnd.clair.map.vulnerability; enricher=<source>`) → `[{vulnerability id:
+    /// [enrichment record, …]}]`, Clair's layout.
     #[serde(default)]
     pub enrichments: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Lucid extension: every feed that covers a package ecosystem or distribution of this image, by
+    /// updater name, with when it was last updated.
+    #[serde(default)]
+    pub feeds: BTreeMap<String, FeedFreshness>,
+    /// Lucid extension: reasons the report may miss vulnerabilities (no feed loaded, a distribution no
+    /// feed covers). Empty when every package was checked against loaded data.
+    #[serde(default)]
+    pub warnings: Vec<ReportWarning>,
+}
+
+/// How fresh one feed's data is (Lucid extension of the vulnerability report). Times are RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FeedFreshness {
+    /// When the data now in use became live (the latest update operation's switch); `None` if the feed
+    /// has never loaded.
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// The last run of the feed's updater, successful or not.
+    #[serde(default)]
+    pub last_attempt: Option<String>,
+    /// The last successful run (data unchanged or new).
+    #[serde(default)]
+    pub last_success: Option<String>,
+    /// Why the last run failed; empty when it succeeded.
+    #[serde(default)]
+    pub last_error: String,
+    /// Records in the data now in use.
+    #[serde(default)]
+    pub record_count: i64,
+}
+
+/// Why a vulnerability report may be incomplete (Lucid extension). `code` is stable and machine-readable;
+/// `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportWarning {
+    pub code: String,
+    pub message: String,
+}
+
+impl ReportWarning {
+    /// No vulnerability feed has loaded yet: nothing was checked.
+    pub const NO_FEEDS_LOADED: &'static str = "no_feeds_loaded";
+    /// Some packages belong to an ecosystem or distribution release no loaded feed covers.
+    pub const FEED_NOT_LOADED: &'static str = "feed_not_loaded";
+    /// Some OS packages are on a distribution (or release) Lucid has no matching rule for.
+    pub const UNSUPPORTED_DISTRIBUTION: &'static str = "unsupported_distribution";
+    /// A feed covering this image failed its last update; its older data was used.
+    pub const FEED_UPDATE_FAILED: &'static str = "feed_update_failed";
+
+    pub fn new(code: &str, message: impl Into<String>) -> ReportWarning {
+        ReportWarning {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
 }

@@ -190,29 +190,12 @@ pub fn links(v: &ReportVulnerability) -> Vec<&str> {
 }
 
 /// The report's warnings (why it may be incomplete, e.g. no vulnerability feed loaded), as `code: message`
-/// lines. Read through serde so that reports with and without the matcher's `warnings` extension field are
-/// handled alike.
+/// lines.
 pub fn report_warnings(report: &VulnerabilityReport) -> Vec<String> {
-    let Ok(value) = serde_json::to_value(report) else {
-        return Vec::new();
-    };
-    value
-        .get("warnings")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|w| {
-            let code = w.get("code").and_then(|c| c.as_str()).unwrap_or_default();
-            let message = w
-                .get("message")
-                .and_then(|c| c.as_str())
-                .unwrap_or_default();
-            match (code.is_empty(), message.is_empty()) {
-                (false, false) => format!("{code}: {message}"),
-                (true, _) => message.to_owned(),
-                (false, true) => code.to_owned(),
-            }
-        })
+    report
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.code, w.message))
         .collect()
 }
 

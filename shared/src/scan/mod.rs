@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::image::{Image, ImageError, ImageLayer};
 use crate::indexer::{IndexError, Indexer, LayerOutcome};
 use crate::layer::rootfs::RootfsError;
-use crate::model::{Digest, IndexReport, IndexState, VulnerabilityReport};
+use crate::model::{Digest, IndexReport, IndexState};
 
 /// Why a local scan failed. Displays as one line.
 #[derive(Debug, thiserror::Error)]
@@ -144,48 +144,4 @@ pub async fn index_rootfs(root: &Path) -> Result<(IndexReport, u64), ScanError> 
     let id = Digest::sha256_of(format!("rootfs:{}", root.display()).as_bytes());
     let report = crate::layer::coalesce(&id, &[(id.clone(), scan.contents)]);
     Ok((report, scan.files))
-}
-
-/// The vulnerability report of an image before (or without) matching: its inventory, no findings.
-///
-/// Built through serde from the index report so that fields the report type gains with `#[serde(default)]`
-/// (the matcher's extensions) need no change here.
-pub fn unmatched_report(index: &IndexReport) -> Result<VulnerabilityReport, serde_json::Error> {
-    let mut value = serde_json::to_value(index)?;
-    if let Some(object) = value.as_object_mut() {
-        for field in ["state", "success", "err"] {
-            object.remove(field);
-        }
-        object.insert("vulnerabilities".into(), serde_json::json!({}));
-        object.insert("package_vulnerabilities".into(), serde_json::json!({}));
-    }
-    serde_json::from_value(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Package, PackageKind};
-
-    #[test]
-    fn the_unmatched_report_is_the_inventory_without_findings() {
-        let layer = Digest::sha256_of(b"layer");
-        let contents = crate::model::LayerContents {
-            packages: vec![Package {
-                ecosystem: Some(crate::model::Ecosystem::Dpkg),
-                name: "libc6".into(),
-                version: "2.36-9+deb12u14".into(),
-                kind: PackageKind::Binary,
-                package_db: "var/lib/dpkg/status".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let index = crate::layer::coalesce(&layer, &[(layer.clone(), contents)]);
-        let report = unmatched_report(&index).unwrap();
-        assert_eq!(report.manifest_hash, layer);
-        assert_eq!(report.packages, index.packages);
-        assert_eq!(report.environments, index.environments);
-        assert!(report.vulnerabilities.is_empty() && report.package_vulnerabilities.is_empty());
-    }
 }

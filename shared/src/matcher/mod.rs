@@ -1,0 +1,507 @@
+//! The matcher: a finished [`IndexReport`] plus the live vulnerability records → Clair's
+//! [`VulnerabilityReport`].
+//!
+//! 1. **Plan** ([`plan`]): each package is placed in the namespace its feeds file records under
+//!    (ecosystem, distribution id, release: Debian by codename, Ubuntu by series, Alpine by branch, the RHEL
+//!    family by major release, language ecosystems without a distribution), with the binary and source
+//!    names to look up in [`normalize_package_name`](crate::ecosystems::normalize_package_name) form.
+//! 2. **Round trip 1** ([`store`]): inside one read-only `REPEATABLE READ` snapshot, one query per
+//!    namespace (`package_name = ANY($names)`, index-backed by `vulnerability_lookup_idx`) fetches the
+//!    candidate records' matching fields only, pipelined with a query for every feed's freshness.
+//! 3. **Versions** are compared in Rust with each ecosystem's comparator, with OSV's semantics for every
+//!    source ([`osv::affects`]): distro records are `[{fixed}]` or unfixed (no ranges: every version is
+//!    affected, reported with an empty `fixed_in_version`). A record compares against the package's
+//!    source name and version when it names a source package (Debian, Alpine origin), its binary name and
+//!    version otherwise (Ubuntu, RHEL, OSV); rpm records must carry the package's module stream. Kernel
+//!    packages are matched like any other.
+//! 4. **Round trip 2**: the whole records of the matches, pipelined with their enrichments (by CVE id, from
+//!    the record's name and aliases).
+//! 5. **Report**: vulnerability ids are the `vulnerability` row ids (stable while the record is live: rows
+//!    are deduplicated by content), `package_vulnerabilities` lists them most severe first. Freshness is
+//!    reported in the Lucid extension fields `feeds` and `warnings`: a report requested before any feed has
+//!    loaded carries the `no_feeds_loaded` warning instead of looking clean.
+
+pub mod plan;
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::OnceLock;
+
+use tokio_postgres::IsolationLevel;
+use tracing::Instrument;
+
+use crate::feeds::osv;
+use crate::model::{
+    FeedFreshness, IndexReport, IndexState, ReportDistribution, ReportPackage, ReportRepository,
+    ReportVulnerability, ReportWarning, Vulnerability, VulnerabilityReport,
+};
+use crate::store::{Database, StoreError};
+use plan::Namespace;
+
+/// Why a vulnerability report could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    /// The index report is not finished (Clair refuses to match those too).
+    #[error("manifest {manifest} is not indexed yet (state {state})")]
+    NotIndexed { manifest: String, state: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<tokio_postgres::Error> for MatchError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        MatchError::Store(StoreError::from(e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for MatchError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        MatchError::Store(StoreError::from(e))
+    }
+}
+
+/// Matches index reports against the vulnerability database.
+#[derive(Clone)]
+pub struct Matcher {
+    db: Database,
+}
+
+/// The Clair enrichment type under which a source's enrichment records are reported.
+pub fn enrichment_type(updater: &str) -> String {
+    format!("message/vnd.clair.map.vulnerability; enricher={updater}")
+}
+
+/// CVE ids named by a record (its name and aliases), normalized to `CVE-YYYY-N…`, as Clair's enricher
+/// extracts them (`(?i:cve)[-_]\d{4}[-_]\d{4,}`).
+pub fn cve_ids<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    static CVE: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let Some(pattern) = CVE
+        .get_or_init(|| regex::Regex::new(r"(?i)cve[-_](\d{4})[-_](\d{4,})").ok())
+        .as_ref()
+    else {
+        return BTreeSet::new();
+    };
+    names
+        .into_iter()
+        .flat_map(|name| pattern.captures_iter(name))
+        .map(|c| format!("CVE-{}-{}", &c[1], &c[2]))
+        .collect()
+}
+
+/// A candidate that matched at least one package.
+struct Hit {
+    /// CVE ids of the record, for enrichment.
+    cves: BTreeSet<String>,
+}
+
+impl Matcher {
+    pub fn new(db: Database) -> Matcher {
+        Matcher { db }
+    }
+
+    /// The vulnerability report of a finished index report. Costs two pipelined round trips (plus the
+    /// snapshot's begin/commit) whatever the number of packages.
+    pub async fn vulnerability_report(
+        &self,
+        index: &IndexReport,
+    ) -> Result<VulnerabilityReport, MatchError> {
+        let span = tracing::info_span!(
+            "vulnerability_report",
+            manifest = %index.manifest_hash,
+            packages = index.packages.len()
+        );
+        self.report(index).instrument(span).await
+    }
+
+    async fn report(&self, index: &IndexReport) -> Result<VulnerabilityReport, MatchError> {
+        if index.state != IndexState::IndexFinished.as_str() {
+            return Err(MatchError::NotIndexed {
+                manifest: index.manifest_hash.to_string(),
+                state: index.state.clone(),
+            });
+        }
+        let plan = plan::plan(index);
+
+        let mut client = self.db.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let (candidates_statement, feeds_statement) = futures::try_join!(
+            tx.prepare_cached(store::CANDIDATES),
+            tx.prepare_cached(store::FEEDS)
+        )?;
+
+        // Round trip 1: candidates per namespace, and the feeds, pipelined.
+        let lookups: Vec<(&Namespace, &plan::Lookup)> = plan.lookups.iter().collect();
+        let candidate_queries = lookups.iter().map(|(ns, lookup)| {
+            let (ecosystem, did, release) = store::candidate_params(ns);
+            let statement = &candidates_statement;
+            let tx = &tx;
+            async move {
+                tx.query(statement, &[&ecosystem, &lookup.names, &did, &release])
+                    .await
+            }
+        });
+        let (feed_rows, candidate_rows) = futures::try_join!(
+            tx.query(&feeds_statement, &[]),
+            futures::future::try_join_all(candidate_queries)
+        )?;
+
+        let feeds: Vec<store::Feed> = feed_rows
+            .iter()
+            .map(store::feed)
+            .collect::<Result<_, _>>()?;
+        let feed_of_operation: HashMap<i64, &str> = feeds
+            .iter()
+            .filter_map(|f| f.uo_id.map(|uo| (uo, f.name.as_str())))
+            .collect();
+
+        // Compare versions.
+        let mut hits: BTreeMap<i64, Hit> = BTreeMap::new();
+        let mut package_hits: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        let mut feeds_per_namespace: HashMap<&Namespace, BTreeSet<String>> = HashMap::new();
+        let mut candidates = 0usize;
+        for ((ns, lookup), rows) in lookups.iter().zip(&candidate_rows) {
+            let mut seen: HashSet<i64> = HashSet::with_capacity(rows.len());
+            let contributing = feeds_per_namespace.entry(ns).or_default();
+            for row in rows {
+                let candidate = store::candidate(row)?;
+                if !seen.insert(candidate.id) {
+                    continue;
+                }
+                candidates += 1;
+                if let Some(feed) = feed_of_operation.get(&candidate.uo_id)
+                    && !contributing.contains(*feed)
+                {
+                    contributing.insert((*feed).to_owned());
+                }
+                let Some(subjects) = lookup.by_name.get(&candidate.package_name) else {
+                    continue;
+                };
+                let probe = Vulnerability {
+                    ranges: candidate.ranges,
+                    versions: candidate.versions,
+                    ..Vulnerability::default()
+                };
+                let mut matched = false;
+                for &i in subjects {
+                    let Some(subject) = lookup.subjects.get(i) else {
+                        continue;
+                    };
+                    let (name, version) = subject.compared(candidate.package_is_source);
+                    if name != candidate.package_name
+                        || subject.module != candidate.module
+                        || (!candidate.arch.is_empty()
+                            && !subject.arch.is_empty()
+                            && candidate.arch != subject.arch)
+                    {
+                        continue;
+                    }
+                    if osv::affects(ns.ecosystem, &probe, version) {
+                        package_hits
+                            .entry(subject.package_id.clone())
+                            .or_default()
+                            .insert(candidate.id);
+                        matched = true;
+                    }
+                }
+                if matched {
+                    hits.entry(candidate.id).or_insert_with(|| Hit {
+                        cves: cve_ids(
+                            std::iter::once(candidate.name.as_str())
+                                .chain(candidate.aliases.iter().map(String::as_str)),
+                        ),
+                    });
+                }
+            }
+        }
+
+        // Round trip 2: whole records and enrichments of the matches.
+        let ids: Vec<i64> = hits.keys().copied().collect();
+        let mut cve_to_ids: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for (id, hit) in &hits {
+            for cve in &hit.cves {
+                cve_to_ids.entry(cve).or_default().push(*id);
+            }
+        }
+        let cves: Vec<&str> = cve_to_ids.keys().copied().collect();
+        let (record_rows, enrichment_rows) = if ids.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let (records_statement, enrichments_statement) = futures::try_join!(
+                tx.prepare_cached(store::RECORDS),
+                tx.prepare_cached(store::ENRICHMENTS)
+            )?;
+            let record_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
+            futures::try_join!(tx.query(&records_statement, &record_params), async {
+                if cves.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    tx.query(&enrichments_statement, &[&cves]).await
+                }
+            })?
+        };
+        tx.commit().await?;
+
+        let mut vulnerabilities: BTreeMap<String, ReportVulnerability> = BTreeMap::new();
+        for row in &record_rows {
+            let (id, record) = store::record(row)?;
+            vulnerabilities.insert(id.to_string(), report_vulnerability(id, record));
+        }
+        if vulnerabilities.len() != hits.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} matched vulnerabilities but {} records read",
+                hits.len(),
+                vulnerabilities.len()
+            ))
+            .into());
+        }
+
+        // Most severe first, then by name and id, so the order is stable.
+        let mut package_vulnerabilities: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (package_id, ids) in package_hits {
+            let mut keyed: Vec<(std::cmp::Reverse<crate::model::Severity>, &str, String)> = ids
+                .into_iter()
+                .map(|id| {
+                    let id = id.to_string();
+                    let v = vulnerabilities.get(&id);
+                    (
+                        std::cmp::Reverse(v.map(|v| v.normalized_severity).unwrap_or_default()),
+                        v.map(|v| v.name.as_str()).unwrap_or_default(),
+                        id,
+                    )
+                })
+                .collect();
+            keyed.sort_unstable();
+            package_vulnerabilities
+                .insert(package_id, keyed.into_iter().map(|(_, _, id)| id).collect());
+        }
+
+        let (enrichments, enrichment_feeds) = enrichments(&enrichment_rows, &cve_to_ids)?;
+        let (feeds, mut warnings) =
+            freshness(feeds, &plan, &feeds_per_namespace, &enrichment_feeds);
+        warnings.extend(plan.warnings);
+
+        tracing::debug!(
+            namespaces = plan.lookups.len(),
+            candidates,
+            vulnerabilities = vulnerabilities.len(),
+            affected_packages = package_vulnerabilities.len(),
+            "matched"
+        );
+        Ok(VulnerabilityReport {
+            manifest_hash: index.manifest_hash.clone(),
+            packages: index.packages.clone(),
+            distributions: index.distributions.clone(),
+            repository: index.repository.clone(),
+            environments: index.environments.clone(),
+            vulnerabilities,
+            package_vulnerabilities,
+            enrichments,
+            feeds,
+            warnings,
+        })
+    }
+}
+
+/// Clair's layout: `enrichments[type] = [{vulnerability id: [record, …]}]`, one type per enrichment source.
+/// Also returns the enrichment sources that contributed.
+type Enrichments = BTreeMap<String, Vec<serde_json::Value>>;
+
+fn enrichments(
+    rows: &[tokio_postgres::Row],
+    cve_to_ids: &BTreeMap<&str, Vec<i64>>,
+) -> Result<(Enrichments, BTreeSet<String>), StoreError> {
+    let mut by_source: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
+        BTreeMap::new();
+    let mut sources = BTreeSet::new();
+    for row in rows {
+        let cve: String = row.try_get(0)?;
+        let updater: String = row.try_get(1)?;
+        let data: serde_json::Value = row.try_get(2)?;
+        if !sources.contains(&updater) {
+            sources.insert(updater.clone());
+        }
+        let per_vulnerability = by_source.entry(enrichment_type(&updater)).or_default();
+        for id in cve_to_ids.get(cve.as_str()).into_iter().flatten() {
+            let entry = per_vulnerability
+                .entry(id.to_string())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(list) = entry {
+                list.push(data.clone());
+            }
+        }
+    }
+    let enrichments = by_source
+        .into_iter()
+        .map(|(kind, map)| (kind, vec![serde_json::Value::Object(map)]))
+        .collect();
+    Ok((enrichments, sources))
+}
+
+/// The feeds relevant to the report (covering one of its namespaces by name, contributing records, or
+/// contributing enrichments) and the warnings about missing or failing ones.
+fn freshness(
+    feeds: Vec<store::Feed>,
+    plan: &plan::Plan,
+    contributing: &HashMap<&Namespace, BTreeSet<String>>,
+    enrichment_feeds: &BTreeSet<String>,
+) -> (BTreeMap<String, FeedFreshness>, Vec<ReportWarning>) {
+    let mut enrichment_sources: BTreeMap<String, FeedFreshness> = BTreeMap::new();
+    let mut all: BTreeMap<String, FeedFreshness> = BTreeMap::new();
+    for feed in feeds {
+        if feed.enrichment {
+            enrichment_sources.insert(feed.name, feed.freshness);
+        } else {
+            all.insert(feed.name, feed.freshness);
+        }
+    }
+    let mut warnings = Vec::new();
+    if !all.values().any(|f| f.updated_at.is_some()) {
+        warnings.push(ReportWarning::new(
+            ReportWarning::NO_FEEDS_LOADED,
+            "no vulnerability feed has loaded yet: nothing was checked, so an empty report does not \
+             mean the image is clean",
+        ));
+    }
+    let mut relevant: BTreeMap<String, FeedFreshness> = BTreeMap::new();
+    for (ns, lookup) in &plan.lookups {
+        let mut loaded = false;
+        for (updater, feed) in &all {
+            let contributed = contributing.get(ns).is_some_and(|c| c.contains(updater));
+            if contributed || ns.covered_by(updater) {
+                loaded |= feed.updated_at.is_some();
+                relevant.insert(updater.clone(), feed.clone());
+            }
+        }
+        if !loaded && !all.is_empty() {
+            warnings.push(ReportWarning::new(
+                ReportWarning::FEED_NOT_LOADED,
+                format!(
+                    "{} {} were not checked: no feed covering them has loaded",
+                    lookup.subjects.len(),
+                    ns.describe()
+                ),
+            ));
+        } else if !loaded {
+            // Nothing loaded at all: the general warning says it; still say what went unchecked.
+            warnings.push(ReportWarning::new(
+                ReportWarning::FEED_NOT_LOADED,
+                format!(
+                    "{} {} were not checked",
+                    lookup.subjects.len(),
+                    ns.describe()
+                ),
+            ));
+        }
+    }
+    for (name, feed) in enrichment_sources {
+        if enrichment_feeds.contains(&name) {
+            relevant.insert(name, feed);
+        }
+    }
+    for (updater, feed) in &relevant {
+        if !feed.last_error.is_empty() {
+            warnings.push(ReportWarning::new(
+                ReportWarning::FEED_UPDATE_FAILED,
+                format!(
+                    "feed {updater} failed its last update ({}); {}",
+                    feed.last_error,
+                    match &feed.updated_at {
+                        Some(at) => format!("data from {at} was used"),
+                        None => "it has no data yet".to_owned(),
+                    }
+                ),
+            ));
+        }
+    }
+    (relevant, warnings)
+}
+
+/// The wire form of a matched record (the vulnerability's own package, distribution and repository, as
+/// Clair reports them, not the installed ones).
+fn report_vulnerability(id: i64, v: store::ReportRecord) -> ReportVulnerability {
+    let ecosystem = v.ecosystem.map(|e| e.as_str()).unwrap_or_default();
+    ReportVulnerability {
+        id: id.to_string(),
+        updater: v.updater,
+        name: v.name,
+        description: v.description,
+        issued: v
+            .issued
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default(),
+        links: v.links.join(" "),
+        severity: v.severity,
+        normalized_severity: v.normalized_severity,
+        package: Some(ReportPackage {
+            name: v.package_name,
+            kind: if v.package_is_source {
+                "source"
+            } else {
+                "binary"
+            }
+            .to_owned(),
+            module: v.module,
+            arch: v.arch,
+            ecosystem: ecosystem.to_owned(),
+            ..ReportPackage::default()
+        }),
+        distribution: v.distribution.map(|d| {
+            let numbered =
+                d.release == "edge" || d.release.starts_with(|c: char| c.is_ascii_digit());
+            let (version_id, version_code_name) = if numbered {
+                (d.release, String::new())
+            } else {
+                (String::new(), d.release)
+            };
+            ReportDistribution {
+                did: d.did,
+                version_id,
+                version_code_name,
+                ..ReportDistribution::default()
+            }
+        }),
+        repository: v
+            .ecosystem
+            .filter(|e| !e.is_os())
+            .map(|e| ReportRepository {
+                name: e.as_str().to_owned(),
+                ..ReportRepository::default()
+            }),
+        fixed_in_version: v.fixed_in_version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cve_ids_from_names_and_aliases() {
+        let found = cve_ids([
+            "GHSA-p6mc-m468-83gw",
+            "CVE-2020-8203",
+            "cve_2021_23337",
+            "DSA-5420-1",
+            "see CVE-2019-10744 and CVE-2020-8203",
+        ]);
+        let found: Vec<&str> = found.iter().map(String::as_str).collect();
+        assert_eq!(found, ["CVE-2019-10744", "CVE-2020-8203", "CVE-2021-23337"]);
+        assert!(cve_ids(["CVE-99-1", "GO-2023-1570"]).is_empty());
+    }
+
+    #[test]
+    fn enrichment_types_follow_clair() {
+        assert_eq!(
+            enrichment_type("nvd"),
+            "message/vnd.clair.map.vulnerability; enricher=nvd"
+        );
+    }
+}

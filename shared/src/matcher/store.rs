@@ -1,0 +1,191 @@
+//! The matcher's reads. Every statement is prepared once per pooled connection and the independent ones are
+//! pipelined on one connection, inside one read-only snapshot, so a report costs two round trips of latency
+//! however many packages it has (see [`super`] for the sequence).
+//!
+//! Only live data is read: records and enrichments linked to the latest update operation of their source
+//! (`latest_update_operation`), the same set a feed switch makes visible atomically.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio_postgres::types::Json;
+
+use super::plan::Namespace;
+use crate::model::{AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity};
+use crate::store::StoreError;
+
+/// Candidate records of one namespace: everything needed to decide a match, without the (large)
+/// descriptions and links. Liveness is a filter on the operation ids of `latest_update_operation`
+/// (computed once per statement), so even a cached generic plan is the right one: the lookup index
+/// (`vulnerability_lookup_idx`), then the record's operations (`uo_vulnerability_vuln_idx`).
+/// The record is read once (`-` detoasts it once; several `->` would each decompress it again) and sent
+/// without its description and links.
+pub const CANDIDATES: &str = "
+    SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module,
+           v.record - 'description' - 'links'
+    FROM vulnerability v
+    JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+    WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4
+      AND uv.uo_id = ANY(ARRAY(SELECT uo_id FROM latest_update_operation))";
+
+/// The matched records, without the parts only matching needs (version lists can run to hundreds of
+/// entries).
+pub const RECORDS: &str =
+    "SELECT id, record - 'versions' - 'ranges' - 'aliases' FROM vulnerability WHERE id = ANY($1)";
+
+/// Live enrichment records for a set of CVE ids.
+pub const ENRICHMENTS: &str = "
+    SELECT e.cve, l.updater, e.data
+    FROM enrichment e
+    JOIN uo_enrichment ue ON ue.enrichment_id = e.id
+    JOIN latest_update_operation l ON l.uo_id = ue.uo_id
+    WHERE e.cve = ANY($1)
+    ORDER BY l.updater, e.cve, e.id";
+
+/// Every feed known: loaded (a latest operation) or only attempted (a status row).
+pub const FEEDS: &str = "
+    SELECT COALESCE(l.updater, f.updater), l.switched_at, f.last_attempt, f.last_success,
+           COALESCE(f.last_error, ''), COALESCE(f.record_count, uo.record_count, 0), l.uo_id,
+           COALESCE(uo.kind, 'vulnerability')
+    FROM latest_update_operation l
+    FULL JOIN feed_status f ON f.updater = l.updater
+    LEFT JOIN update_operation uo ON uo.id = l.uo_id";
+
+/// A record as the first query returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub id: i64,
+    /// The live operation holding the record (see [`feed`] for its source).
+    pub uo_id: i64,
+    pub name: String,
+    pub package_name: String,
+    pub package_is_source: bool,
+    pub module: String,
+    pub arch: String,
+    pub ranges: Vec<AffectedRange>,
+    pub versions: Vec<String>,
+    pub aliases: Vec<String>,
+}
+
+fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("vulnerability {id}: {what}: {e}"))
+}
+
+/// The matching fields of a stored record.
+#[derive(Debug, Default, serde::Deserialize)]
+struct MatchFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    arch: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    ranges: Vec<AffectedRange>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    versions: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    aliases: Vec<String>,
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    use serde::Deserialize as _;
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Reads a candidate row of [`CANDIDATES`].
+pub fn candidate(row: &tokio_postgres::Row) -> Result<Candidate, StoreError> {
+    let id: i64 = row.try_get(0)?;
+    let Json(fields): Json<MatchFields> = row
+        .try_get(5)
+        .map_err(|e| corrupt("record", id, crate::store::describe(&e)))?;
+    Ok(Candidate {
+        id,
+        uo_id: row.try_get(1)?,
+        name: fields.name,
+        package_name: row.try_get(2)?,
+        package_is_source: row.try_get(3)?,
+        module: row.try_get(4)?,
+        arch: fields.arch,
+        ranges: fields.ranges,
+        versions: fields.versions,
+        aliases: fields.aliases,
+    })
+}
+
+/// The part of a stored record a report shows (the stored JSON is a [`Vulnerability`](crate::model::Vulnerability)).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct ReportRecord {
+    pub updater: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub issued: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub normalized_severity: Severity,
+    #[serde(default)]
+    pub ecosystem: Option<Ecosystem>,
+    pub package_name: String,
+    #[serde(default)]
+    pub package_is_source: bool,
+    #[serde(default)]
+    pub distribution: Option<DistributionSelector>,
+    #[serde(default)]
+    pub module: String,
+    #[serde(default)]
+    pub arch: String,
+    #[serde(default)]
+    pub fixed_in_version: String,
+}
+
+/// Reads a row of [`RECORDS`].
+pub fn record(row: &tokio_postgres::Row) -> Result<(i64, ReportRecord), StoreError> {
+    let id: i64 = row.try_get(0)?;
+    let Json(record): Json<ReportRecord> = row
+        .try_get(1)
+        .map_err(|e| corrupt("record", id, crate::store::describe(&e)))?;
+    Ok((id, record))
+}
+
+fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+}
+
+/// A row of [`FEEDS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    pub name: String,
+    pub freshness: FeedFreshness,
+    /// The live operation, when the feed has loaded.
+    pub uo_id: Option<i64>,
+    /// Whether the feed holds enrichments (NVD, KEV, EPSS) rather than vulnerabilities.
+    pub enrichment: bool,
+}
+
+/// Reads a row of [`FEEDS`].
+pub fn feed(row: &tokio_postgres::Row) -> Result<Feed, StoreError> {
+    let kind: String = row.try_get(7)?;
+    Ok(Feed {
+        name: row.try_get(0)?,
+        freshness: FeedFreshness {
+            updated_at: rfc3339(row.try_get(1)?),
+            last_attempt: rfc3339(row.try_get(2)?),
+            last_success: rfc3339(row.try_get(3)?),
+            last_error: row.try_get(4)?,
+            record_count: row.try_get(5)?,
+        },
+        uo_id: row.try_get(6)?,
+        enrichment: kind == "enrichment",
+    })
+}
+
+/// The parameters of [`CANDIDATES`] for a namespace.
+pub fn candidate_params(ns: &Namespace) -> (&'static str, &str, &str) {
+    (ns.ecosystem.as_str(), ns.did.as_str(), ns.release.as_str())
+}

@@ -1,0 +1,270 @@
+//! Matcher latency benchmark (not a timed test; run it with `bench/match.sh`).
+//!
+//! Loads every feed found in `LUCID_BENCH_FEEDS` (a folder of advisory files in their native layout, e.g.
+//! the machine's reference copy of the public feeds) into a fresh database with the feed store, exactly as
+//! `lucid update --from DIR` does, then times `Matcher::vulnerability_report` for manifests of 100, 1,000
+//! and 5,000 packages and prints p50/p99 latency per size.
+//!
+//! Manifests are built from the loaded data so lookups hit real rows: 60 % Debian bookworm dpkg packages
+//! (binary `lib<source>` of a source package the Debian OVAL knows), 40 % language packages (PyPI, npm, Go,
+//! crates.io names from the OSV records), plus names no feed knows. Half the packages carry a very old
+//! version (affected by every fixed record of their package), half a very new one (only unfixed records
+//! apply): far more findings than a real image, so the figures are an upper bound.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use lucid::feeds::catalog;
+use lucid::feeds::source::{Origin, Records};
+use lucid::feeds::store::FeedStore;
+use lucid::matcher::Matcher;
+use lucid::model::{
+    Digest, Ecosystem, Environment, IndexReport, IndexState, ReportDistribution, ReportPackage,
+};
+
+const SIZES: [usize; 3] = [100, 1_000, 5_000];
+const WARMUP: usize = 5;
+const ITERATIONS: usize = 100;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Package names per ecosystem present in the loaded records (deterministic order).
+async fn names(db: &lucid::store::Database) -> Result<BTreeMap<String, Vec<String>>> {
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            "SELECT DISTINCT v.ecosystem, v.dist_did, v.dist_release, v.package_name
+             FROM vulnerability v
+             WHERE (v.ecosystem = 'dpkg' AND v.dist_did = 'debian' AND v.dist_release = 'bookworm')
+                OR v.ecosystem IN ('pypi', 'npm', 'go', 'cargo')
+             ORDER BY 1, 2, 3, 4",
+            &[],
+        )
+        .await?;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in rows {
+        let eco: String = row.get(0);
+        out.entry(eco).or_default().push(row.get(3));
+    }
+    Ok(out)
+}
+
+fn manifest(size: usize, names: &BTreeMap<String, Vec<String>>) -> IndexReport {
+    let mut report = IndexReport::new(
+        Digest::sha256_of(format!("bench manifest {size}").as_bytes()),
+        IndexState::IndexFinished,
+    );
+    report.distributions.insert(
+        "1".into(),
+        ReportDistribution {
+            id: "1".into(),
+            did: "debian".into(),
+            name: "Debian GNU/Linux".into(),
+            version_id: "12".into(),
+            version_code_name: "bookworm".into(),
+            ..Default::default()
+        },
+    );
+    let empty = Vec::new();
+    let pick = |eco: &str, i: usize| -> String {
+        let list = names.get(eco).unwrap_or(&empty);
+        if list.is_empty() || i % 10 == 9 {
+            // One name in ten is unknown to every feed, as most packages of a real image are.
+            format!("unknown-{eco}-{i}")
+        } else {
+            list[(i * 7919) % list.len()].clone()
+        }
+    };
+    let mut used = BTreeSet::new();
+    for i in 0..size {
+        let old = i % 2 == 0;
+        let (eco, name, version, source) = match i % 10 {
+            0..=5 => {
+                let source = pick("dpkg", i);
+                let version = if old { "0.1-1" } else { "99:99-1" };
+                ("dpkg", format!("lib{source}-{i}"), version, Some(source))
+            }
+            6 => (
+                "pypi",
+                pick("pypi", i),
+                if old { "0.0.1" } else { "9999.0" },
+                None,
+            ),
+            7 => (
+                "npm",
+                pick("npm", i),
+                if old { "0.0.1" } else { "9999.0.0" },
+                None,
+            ),
+            8 => (
+                "go",
+                pick("go", i),
+                if old { "v0.0.1" } else { "v9999.0.0" },
+                None,
+            ),
+            _ => (
+                "cargo",
+                pick("cargo", i),
+                if old { "0.0.1" } else { "9999.0.0" },
+                None,
+            ),
+        };
+        // Language names may repeat across sizes; keep ids unique, and names distinct within a manifest.
+        let name = if used.insert((eco, name.clone())) {
+            name
+        } else {
+            format!("{name}-{i}")
+        };
+        let id = (i + 1).to_string();
+        let ecosystem: Ecosystem = eco.parse().unwrap_or(Ecosystem::Dpkg);
+        report.packages.insert(
+            id.clone(),
+            ReportPackage {
+                id: id.clone(),
+                name,
+                version: version.into(),
+                kind: "binary".into(),
+                source: source.map(|s| {
+                    Box::new(ReportPackage {
+                        id: format!("{id}-src"),
+                        name: s,
+                        version: version.into(),
+                        kind: "source".into(),
+                        ..Default::default()
+                    })
+                }),
+                ecosystem: eco.into(),
+                ..Default::default()
+            },
+        );
+        report.environments.insert(
+            id,
+            vec![Environment {
+                package_db: if ecosystem.is_os() {
+                    "var/lib/dpkg/status".into()
+                } else {
+                    format!("{eco}:app")
+                },
+                introduced_in: String::new(),
+                distribution_id: if ecosystem.is_os() {
+                    "1".into()
+                } else {
+                    String::new()
+                },
+                repository_ids: Vec::new(),
+            }],
+        );
+    }
+    report
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let Some(dir) = std::env::var_os("LUCID_BENCH_FEEDS").map(PathBuf::from) else {
+        bail!(
+            "set LUCID_BENCH_FEEDS to a folder of feeds (e.g. the reference copy of the public feeds)"
+        );
+    };
+    // LUCID_BENCH_DATABASE_URL: reuse a database a previous run loaded (skips the minute of loading).
+    let db = match std::env::var("LUCID_BENCH_DATABASE_URL") {
+        Ok(url) => {
+            let db = lucid::store::Database::connect(&url, 4, Duration::from_secs(10)).await?;
+            db.migrate().await?;
+            db
+        }
+        Err(_) => harness::database().await?,
+    };
+    let store = FeedStore::new(db.clone());
+    let loaded: i64 = db
+        .client()
+        .await?
+        .query_one("SELECT count(*) FROM latest_update_operation", &[])
+        .await?
+        .get(0);
+
+    let (sources, ignored) = catalog::discover(&dir);
+    println!(
+        "loading {} sources from {} ({} files not recognised)",
+        sources.len(),
+        dir.display(),
+        ignored.len()
+    );
+    let load = Instant::now();
+    let mut total = 0usize;
+    for source in sources.iter().filter(|_| loaded == 0) {
+        let Origin::Files(files) = &source.origin else {
+            continue;
+        };
+        let (files, parser) = (files.clone(), source.clone());
+        let parsed = tokio::task::spawn_blocking(move || parser.parse(&files))
+            .await
+            .context("parser panicked")?;
+        let groups = match parsed {
+            Ok(groups) => groups,
+            Err(e) => {
+                println!("  skipped {}: {e}", source.name);
+                continue;
+            }
+        };
+        let mut count = 0;
+        for (updater, records) in groups {
+            count += records.len();
+            match &records {
+                Records::Vulnerabilities(records) => {
+                    store.commit(&updater, "bench", records).await?;
+                }
+                Records::Enrichments(records) => {
+                    store.commit_enrichments(&updater, "bench", records).await?;
+                }
+            }
+        }
+        store
+            .record_attempt(&source.name, Ok(("bench", count as i64)))
+            .await?;
+        total += count;
+    }
+    let client = db.client().await?;
+    let live: i64 = client
+        .query_one("SELECT count(*) FROM vulnerability", &[])
+        .await?
+        .get(0);
+    println!(
+        "loaded {total} records ({live} distinct rows) in {:.1} s",
+        load.elapsed().as_secs_f64()
+    );
+    client.batch_execute("ANALYZE").await?;
+
+    let names = names(&db).await?;
+    let matcher = Matcher::new(db.clone());
+    println!("| packages | vulnerabilities found | affected packages | p50 | p99 |");
+    println!("|---:|---:|---:|---:|---:|");
+    for size in SIZES {
+        let index = manifest(size, &names);
+        let mut last = None;
+        for _ in 0..WARMUP {
+            last = Some(matcher.vulnerability_report(&index).await?);
+        }
+        let mut times = Vec::with_capacity(ITERATIONS);
+        for _ in 0..ITERATIONS {
+            let start = Instant::now();
+            let report = matcher.vulnerability_report(&index).await?;
+            times.push(start.elapsed());
+            last = Some(report);
+        }
+        times.sort_unstable();
+        let report = last.context("no report")?;
+        println!(
+            "| {size} | {} | {} | {:.2} ms | {:.2} ms |",
+            report.vulnerabilities.len(),
+            report.package_vulnerabilities.len(),
+            percentile(&times, 0.50).as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3,
+        );
+    }
+    Ok(())
+}
