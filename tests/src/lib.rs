@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub mod images;
+
 use anyhow::{Context, Result, anyhow, bail};
 use lucid::store::Database;
 use lucid::store::cluster::{Listen, LocalCluster};

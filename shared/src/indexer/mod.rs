@@ -9,6 +9,7 @@
 pub mod fetch;
 pub mod s3_event;
 
+use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -30,6 +31,14 @@ pub enum IndexError {
     Blob(#[from] BlobError),
     #[error("reading the layer was interrupted: {0}")]
     Interrupted(String),
+}
+
+/// Where a layer blob is read from.
+enum LayerSource {
+    /// `layers/<digest>` in the blob store (the deployed path).
+    BlobStore,
+    /// A reader over the blob as stored (an image on disk).
+    Reader(Box<dyn Read + Send>),
 }
 
 /// What happened to one layer.
@@ -119,6 +128,26 @@ impl Indexer {
 
     /// Indexes the blob staged at `layers/<digest>`, then completes every manifest that was waiting for it.
     pub async fn index_layer(&self, digest: &Digest) -> Result<LayerOutcome, IndexError> {
+        self.index_layer_with(digest, LayerSource::BlobStore).await
+    }
+
+    /// As [`index_layer`](Self::index_layer), reading the blob from `reader` (the blob exactly as stored)
+    /// instead of the blob store: the CLI's path for images on disk. A layer already indexed under the
+    /// current scanner set is not read.
+    pub async fn index_layer_from_reader(
+        &self,
+        digest: &Digest,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<LayerOutcome, IndexError> {
+        self.index_layer_with(digest, LayerSource::Reader(reader))
+            .await
+    }
+
+    async fn index_layer_with(
+        &self,
+        digest: &Digest,
+        source: LayerSource,
+    ) -> Result<LayerOutcome, IndexError> {
         let span = tracing::info_span!("index_layer", layer = %digest);
         let _guard = span.enter();
         let outcome = if self
@@ -126,7 +155,7 @@ impl Indexer {
             .begin_layer_scan(digest, &self.index_state)
             .await?
         {
-            self.scan(digest).await?
+            self.scan(digest, source).await?
         } else {
             LayerOutcome::AlreadyIndexed
         };
@@ -150,26 +179,30 @@ impl Indexer {
         Ok(())
     }
 
-    async fn scan(&self, digest: &Digest) -> Result<LayerOutcome, IndexError> {
-        let reader = match self.blobs.get(&BlobKey::layer(digest)).await {
-            Ok(r) => r,
-            Err(BlobError::NotFound(key)) => {
-                let reason = format!("blob {key} not found in the blob store");
-                self.store
-                    .fail_layer_scan(digest, &self.index_state, &reason)
-                    .await?;
-                return Ok(LayerOutcome::Failed(reason));
-            }
-            Err(e) => return Err(e.into()),
+    async fn scan(&self, digest: &Digest, source: LayerSource) -> Result<LayerOutcome, IndexError> {
+        let reader: Box<dyn Read + Send> = match source {
+            LayerSource::Reader(r) => r,
+            LayerSource::BlobStore => match self.blobs.get(&BlobKey::layer(digest)).await {
+                Ok(r) => Box::new(SyncIoBridge::new_with_handle(
+                    r,
+                    tokio::runtime::Handle::current(),
+                )),
+                Err(BlobError::NotFound(key)) => {
+                    let reason = format!("blob {key} not found in the blob store");
+                    self.store
+                        .fail_layer_scan(digest, &self.index_state, &reason)
+                        .await?;
+                    return Ok(LayerOutcome::Failed(reason));
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let scanners = Arc::clone(&self.scanners);
         let limits = self.limits.clone();
         let expected = digest.clone();
-        let handle = tokio::runtime::Handle::current();
         let result = tokio::task::spawn_blocking(move || {
-            let bridge = SyncIoBridge::new_with_handle(reader, handle);
             let refs: Vec<&dyn PackageScanner> = scanners.iter().map(|s| s.as_ref()).collect();
-            read_layer(bridge, &expected, &refs, &limits)
+            read_layer(reader, &expected, &refs, &limits)
         })
         .await
         .map_err(|e| IndexError::Interrupted(e.to_string()))?;
