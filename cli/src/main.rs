@@ -34,6 +34,10 @@ enum Command {
         /// The platform to scan in a multi-platform image (os/arch[/variant]; default linux/amd64, else the first).
         #[arg(long)]
         platform: Option<String>,
+        /// Do not load vulnerability feeds on first use (also LUCID_SKIP_FEED_UPDATE=1); match against
+        /// whatever the database holds.
+        #[arg(long)]
+        skip_update: bool,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -226,8 +230,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan {
             image,
             platform,
+            skip_update,
             output,
-        } => return scan::scan(config, &image, platform.as_deref(), &output).await,
+        } => {
+            let skip_update =
+                skip_update || std::env::var("LUCID_SKIP_FEED_UPDATE").is_ok_and(|v| v == "1");
+            return scan::scan(config, &image, platform.as_deref(), skip_update, &output).await;
+        }
         Command::Update { from, sources } => {
             let services = Services::for_local(config).await?;
             let code = update::update(&services, from, &sources).await;

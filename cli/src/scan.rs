@@ -33,6 +33,7 @@ pub(crate) async fn scan(
     config: Config,
     image: &Path,
     platform: Option<&str>,
+    skip_update: bool,
     args: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let policy = load_policy(args)?;
@@ -44,7 +45,7 @@ pub(crate) async fn scan(
         .await
         .context("opening the image")??;
     let services = Services::for_local(config).await?;
-    let result = scan_target(&services, image, target).await;
+    let result = scan_target(&services, image, target, skip_update).await;
     let shutdown = services.shutdown().await;
     let (report, name, mut notes) = result?;
     shutdown?;
@@ -67,8 +68,9 @@ async fn scan_target(
     services: &Services,
     path: &Path,
     target: ScanTarget,
+    skip_update: bool,
 ) -> anyhow::Result<(VulnerabilityReport, String, Vec<String>)> {
-    let (index_report, name, notes) = match target {
+    let (index_report, name, mut notes) = match target {
         ScanTarget::Rootfs(dir) => {
             let (report, _) = lucid::scan::index_rootfs(&dir).await?;
             (report, dir.display().to_string(), Vec::new())
@@ -84,8 +86,65 @@ async fn scan_target(
             (report, name, image.notes.clone())
         }
     };
+    if !skip_update {
+        notes.extend(load_feeds_on_first_use(services).await);
+    }
     let report = match_report(services, &index_report).await?;
     Ok((report, name, notes))
+}
+
+/// A first scan on an empty database loads the feeds (from the network, or `LUCID_FEED_DIR`), with a
+/// progress bar on a terminal. Failures do not stop the scan: they become notes, and the report itself says
+/// what no loaded feed covered.
+async fn load_feeds_on_first_use(services: &Services) -> Vec<String> {
+    let interactive = std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if interactive {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) = ProgressStyle::with_template("{spinner} loading feeds: {pos} done, {msg}") {
+        bar.set_style(style);
+    }
+    let mut announced = false;
+    let result = lucid::feeds::updater::ensure_loaded(services, |report| {
+        if !announced {
+            announced = true;
+            if !interactive {
+                eprintln!("lucid: loading vulnerability feeds for the first time (`lucid update` refreshes them)");
+            }
+        }
+        bar.set_message(report.source.clone());
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    match result {
+        Ok(None) => Vec::new(),
+        Ok(Some(summary)) => {
+            let failed: Vec<&str> = summary.failed().map(|s| s.source.as_str()).collect();
+            if failed.is_empty() {
+                Vec::new()
+            } else if failed.len() == summary.sources.len() {
+                vec![format!(
+                    "no vulnerability feed could be loaded ({} sources failed; offline? `lucid update --from DIR` \
+                     loads a folder of feed files, `lucid import-feeds FILE` an export)",
+                    failed.len()
+                )]
+            } else {
+                vec![format!(
+                    "{} of {} feeds failed to load: {} (see `lucid feeds status`)",
+                    failed.len(),
+                    summary.sources.len(),
+                    failed.join(", ")
+                )]
+            }
+        }
+        Err(e) => vec![format!("vulnerability feeds could not be loaded: {e}")],
+    }
 }
 
 /// `lucid convert REPORT`.

@@ -21,6 +21,7 @@ fn lucid(db: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lucid"));
     c.env("DATABASE_URL", db)
         .env("LUCID_LOG", "off")
+        .env("LUCID_SKIP_FEED_UPDATE", "1")
         .env_remove("NO_COLOR");
     c
 }
@@ -506,4 +507,61 @@ fn scan_finds_real_advisories_and_gates_on_them() {
     assert!(
         stdout(&out).contains("note: ignored CVE-2022-4304 in libssl3: RSA decryption is not used")
     );
+}
+
+/// A first scan on an empty database loads the configured feeds itself (here an air-gapped folder through
+/// `LUCID_FEED_DIR`, so no network is needed), then matches; later scans do not load again.
+#[test]
+fn first_scan_loads_the_feeds_once() {
+    let db = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("oval-definitions-bookworm.xml"),
+        images::ecosystems_testdata("debian/testdata/oval-definitions-bookworm-excerpt.xml")
+            .unwrap(),
+    )
+    .unwrap();
+    let image = dir.path().join("debian.tar");
+    images::docker_save_classic(
+        &image,
+        &images::debian_layers().unwrap(),
+        "example/debian:12",
+    )
+    .unwrap();
+    let scan = || {
+        lucid(&db)
+            .env_remove("LUCID_SKIP_FEED_UPDATE")
+            .env("LUCID_FEED_DIR", &feeds)
+            .args(["scan", "--format", "json"])
+            .arg(&image)
+            .output()
+            .unwrap()
+    };
+    let first = scan();
+    assert_exit(&first, 0);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("loading vulnerability feeds for the first time"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let names: Vec<&str> = report["vulnerabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert!(names.contains(&"CVE-2011-3374"), "{names:?}");
+    assert!(
+        report["feeds"]
+            .as_object()
+            .unwrap()
+            .contains_key("debian-oval/bookworm")
+    );
+
+    let second = scan();
+    assert_exit(&second, 0);
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("loading vulnerability feeds"));
 }

@@ -368,7 +368,8 @@ pub async fn run_configured(
 
 /// Loads the configured feeds when none has ever loaded (a first `lucid scan` on a new machine), so a
 /// report is never empty just because the database is. Returns `None` when feeds were already loaded
-/// (refreshing them is `lucid update`'s and the schedule's job, not every scan's).
+/// (refreshing them is `lucid update`'s and the schedule's job, not every scan's). The first load skips
+/// NVD's per-year CVSS feeds (the bulk of the download, and enrichment only); `lucid update` adds them.
 pub async fn ensure_loaded(
     services: &crate::services::Services,
     progress: impl FnMut(&SourceReport),
@@ -386,5 +387,17 @@ pub async fn ensure_loaded(
     if loaded {
         return Ok(None);
     }
-    run_configured(services, &[], progress).await.map(Some)
+    let sources: Vec<FeedSource> = super::catalog::configured_sources(&services.config.feeds)?
+        .into_iter()
+        .filter(|s| !s.name.starts_with("nvd/"))
+        .collect();
+    let updater = FeedUpdater::for_services(services)?;
+    let summary = updater
+        .run(&sources, progress)
+        .await
+        .map_err(|e| FeedError::Store {
+            feed: "gc".to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(Some(summary))
 }
