@@ -336,7 +336,9 @@ pub async fn run_configured(
 ) -> Result<UpdateSummary, FeedError> {
     let sources = super::catalog::configured_sources(&services.config.feeds)?;
     let sources = super::catalog::select(sources, only);
-    let updater = FeedUpdater::for_services(services)?;
+    // No retries on a first load: offline, every source fails at once instead of after minutes of backoff.
+    let mut updater = FeedUpdater::for_services(services)?;
+    updater.options.fetch.retries = 0;
     let summary = updater
         .run(&sources, progress)
         .await
@@ -391,7 +393,9 @@ pub async fn ensure_loaded(
         .into_iter()
         .filter(|s| !s.name.starts_with("nvd/"))
         .collect();
-    let updater = FeedUpdater::for_services(services)?;
+    // No retries on a first load: offline, every source fails at once instead of after minutes of backoff.
+    let mut updater = FeedUpdater::for_services(services)?;
+    updater.options.fetch.retries = 0;
     let summary = updater
         .run(&sources, progress)
         .await
