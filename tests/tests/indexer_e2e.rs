@@ -357,3 +357,63 @@ async fn malformed_messages_are_dropped_not_retried() -> Result<()> {
     assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
     Ok(())
 }
+
+/// Real image layouts through the deployed path: the blobs of an OCI layout (directory) and of a Docker 25+
+/// docker-save archive (gzip, zstd and plain layers, a whiteout) are uploaded to S3 as a registry or CI job
+/// would, the bucket's notifications are handed to the indexer handler, and the report is read back.
+#[tokio::test]
+async fn oci_layout_and_docker_save_blobs_index_through_s3_events() -> Result<()> {
+    use std::io::Read;
+    let (_scratch, dir) = harness::images::scratch()?;
+    let layers = harness::images::debian_layers()?;
+    let layout = dir.join("oci");
+    harness::images::oci_layout(&layout, &layers)?;
+    let archive = dir.join("docker-save.tar");
+    harness::images::docker_save_oci(&archive, &layers, "example/debian:12")?;
+
+    for path in [layout, archive] {
+        let s = stack().await?;
+        let lucid::image::ScanTarget::Image(image) =
+            lucid::image::open(&path, &lucid::image::OpenOptions::default())?
+        else {
+            anyhow::bail!("{} opened as a root filesystem", path.display());
+        };
+        let registration = s.indexer.submit_manifest(&image.manifest).await?;
+        assert_eq!(registration.layers_to_scan.len(), 3, "{}", path.display());
+        for layer in &image.layers {
+            let mut blob = Vec::new();
+            image.open_layer(layer)?.read_to_end(&mut blob)?;
+            s.upload(&blob).await?;
+        }
+        let response = s.deliver().await?;
+        assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+        let report = s
+            .indexer
+            .index_report(&image.manifest.hash)
+            .await?
+            .context("report")?;
+        assert_eq!(report.state, "IndexFinished", "{}", path.display());
+        let names: Vec<(&str, &str)> = report
+            .packages
+            .values()
+            .map(|p| (p.ecosystem.as_str(), p.name.as_str()))
+            .collect();
+        let dpkg = names.iter().filter(|(e, _)| *e == "dpkg").count();
+        assert_eq!(dpkg, 88, "{}", path.display());
+        let python: Vec<&str> = names
+            .iter()
+            .filter(|(e, _)| *e == "pypi")
+            .map(|(_, n)| *n)
+            .collect();
+        assert!(
+            python.contains(&"requests")
+                && python.contains(&"urllib3")
+                && python.contains(&"django")
+        );
+        assert!(
+            !python.contains(&"pyyaml"),
+            "the whiteout removes PyYAML: {python:?}"
+        );
+    }
+    Ok(())
+}
