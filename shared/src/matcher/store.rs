@@ -46,10 +46,12 @@ pub const CANDIDATES: &str = "
            AS simple) s
     WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4";
 
-/// The matched records, without the parts only matching needs (version lists can run to hundreds of
-/// entries).
-pub const RECORDS: &str =
-    "SELECT id, record - 'versions' - 'ranges' - 'aliases' FROM vulnerability WHERE id = ANY($1)";
+/// The matched records, without the parts only matching needs (OSV version lists can run to hundreds of
+/// entries). Distro records (a distribution id) have none of those of any size, and each `-` copies the
+/// record, so they are sent as stored: [`ReportRecord`] ignores the extra fields either way.
+pub const RECORDS: &str = "
+    SELECT id, CASE WHEN dist_did = '' THEN record - 'versions' - 'ranges' - 'aliases' ELSE record END
+    FROM vulnerability WHERE id = ANY($1)";
 
 /// Live enrichment records for a set of CVE ids.
 pub const ENRICHMENTS: &str = "
