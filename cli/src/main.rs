@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lucid::config::Config;
+use lucid::report_format::Format;
 use lucid::services::Services;
 
+mod scan;
+mod serve;
 mod update;
 
 #[derive(Parser)]
@@ -22,14 +25,44 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan an image for vulnerabilities: a `docker save` tar, an OCI image layout (directory or tar), or an
+    /// unpacked root filesystem. Indexes in process (layers already indexed are not read again), matches, and
+    /// prints the report; with --fail-on, exits 1 when a finding at or above that severity remains.
+    Scan {
+        /// The image: docker-save tar, OCI layout directory or tar, or a root filesystem directory.
+        image: std::path::PathBuf,
+        /// The platform to scan in a multi-platform image (os/arch[/variant]; default linux/amd64, else the first).
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Render a saved vulnerability report (Clair's VulnerabilityReport JSON, e.g. from `scan --format json`
+    /// or a Clair server) in another format, with the same CI gate as `scan`.
+    Convert {
+        /// The report JSON file (`-` for standard input).
+        report: std::path::PathBuf,
+        /// The image name to show (default: the report's manifest digest).
+        #[arg(long)]
+        image_name: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Find what is installed in an unpacked root filesystem (a directory such as `/`): OS packages,
     /// language packages, the distribution. Prints the inventory (vulnerability matching: `scan`, to come).
     Index {
         /// The root directory to read (symlinks are not followed; other file systems are not entered).
         path: std::path::PathBuf,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+        format: InventoryFormat,
+    },
+    /// Serve the HTTP API (Clair v4 indexer routes, layer uploads) on a local port, with an in-process
+    /// indexer for fetch jobs and uploads.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "LUCID_LISTEN", default_value = "127.0.0.1:6060")]
+        listen: std::net::SocketAddr,
     },
     /// Pull the vulnerability feeds into the database (the scheduled updater, run once). Sources that
     /// fail keep their previous data; exit code 2 if any failed.
@@ -59,8 +92,59 @@ enum Command {
     },
 }
 
+/// Output and CI-gate options shared by `scan` and `convert`.
+#[derive(clap::Args)]
+struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// Exit 1 when a finding at or above this severity remains (after ignores).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    fail_on: Option<lucid::model::Severity>,
+    /// Drop findings that have no fixed version.
+    #[arg(long)]
+    ignore_unfixed: bool,
+    /// Ignore file (YAML, or TOML by extension): entries {id, package?, reason, expires?}.
+    #[arg(long, value_name = "FILE")]
+    ignore_file: Option<std::path::PathBuf>,
+}
+
+fn parse_severity(s: &str) -> Result<lucid::model::Severity, String> {
+    s.parse()
+        .map_err(|e: lucid::model::UnknownSeverity| e.to_string())
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
+enum ReportFormat {
+    /// A readable table grouped by package.
+    Table,
+    /// Clair's VulnerabilityReport JSON.
+    Json,
+    /// CycloneDX 1.5 JSON (components with purls, vulnerabilities).
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Format {
+        match f {
+            ReportFormat::Table => Format::Table,
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Cyclonedx => Format::CycloneDx,
+            ReportFormat::Spdx => Format::Spdx,
+            ReportFormat::Sarif => Format::Sarif,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum InventoryFormat {
     /// A readable table.
     Table,
     /// Clair's IndexReport JSON.
@@ -81,6 +165,9 @@ enum DbAction {
 
 /// Exit code for usage and runtime errors (1 is reserved for "findings at or above --fail-on").
 const EXIT_ERROR: u8 = 2;
+
+/// Exit code when findings at or above `--fail-on` remain.
+const EXIT_FINDINGS: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -123,12 +210,24 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Index { path, format } = &cli.command {
-        return index(path, *format).await;
+    match &cli.command {
+        Command::Index { path, format } => return index(path, *format).await,
+        Command::Convert {
+            report,
+            image_name,
+            output,
+        } => return scan::convert(report, image_name.as_deref(), output).await,
+        _ => {}
     }
     let config = Config::from_env()?;
     match cli.command {
-        Command::Index { .. } => {}
+        Command::Index { .. } | Command::Convert { .. } => {}
+        Command::Serve { listen } => return serve::serve(config, listen).await,
+        Command::Scan {
+            image,
+            platform,
+            output,
+        } => return scan::scan(config, &image, platform.as_deref(), &output).await,
         Command::Update { from, sources } => {
             let services = Services::for_local(config).await?;
             let code = update::update(&services, from, &sources).await;
@@ -179,32 +278,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `lucid index DIR`: the same scanners a layer gets, over a directory.
-async fn index(path: &std::path::Path, format: Format) -> anyhow::Result<ExitCode> {
-    use anyhow::Context as _;
-    let root = path
-        .canonicalize()
-        .with_context(|| format!("{}", path.display()))?;
-    let scan_root = root.clone();
-    let scan = tokio::task::spawn_blocking(move || {
-        let scanners = lucid::ecosystems::default_scanners();
-        let refs: Vec<&dyn lucid::scanner::PackageScanner> =
-            scanners.iter().map(|s| s.as_ref()).collect();
-        lucid::layer::rootfs::scan_directory(
-            &scan_root,
-            &refs,
-            &lucid::layer::LayerLimits::default(),
-        )
-    })
-    .await??;
-    for w in &scan.warnings {
-        tracing::warn!("{w}");
-    }
-    // A directory has no content digest; name it by its path so reports stay distinct and stable.
-    let id = lucid::model::Digest::sha256_of(format!("rootfs:{}", root.display()).as_bytes());
-    let report = lucid::layer::coalesce(&id, &[(id.clone(), scan.contents)]);
+async fn index(path: &std::path::Path, format: InventoryFormat) -> anyhow::Result<ExitCode> {
+    let (report, files) = lucid::scan::index_rootfs(path).await?;
+    let root = path.canonicalize().unwrap_or_else(|_| path.to_owned());
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Table => print_inventory(&root, &report, scan.files),
+        InventoryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        InventoryFormat::Table => print_inventory(&root, &report, files),
     }
     Ok(ExitCode::SUCCESS)
 }

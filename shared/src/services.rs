@@ -113,6 +113,13 @@ impl Services {
         })
     }
 
+    /// The indexer over these services. With S3 the bucket's notifications trigger indexing, so fetch jobs
+    /// only store blobs; with a local directory they index what they stored.
+    pub fn indexer(&self) -> crate::indexer::Indexer {
+        crate::indexer::Indexer::new(self.db.clone(), self.blobs.clone())
+            .with_index_after_fetch(matches!(self.config.blobs, BlobConfig::Dir { .. }))
+    }
+
     /// Where the database is, for status output.
     pub fn database_description(&self) -> String {
         match &self.embedded {

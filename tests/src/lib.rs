@@ -8,10 +8,14 @@
 //!
 //! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
+pub mod fixtures;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+pub mod images;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lucid::store::Database;

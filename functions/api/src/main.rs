@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use lambda_http::service_fn;
+use lucid::api::Api;
 use lucid::config::Config;
 use lucid::services::Services;
 use lucid_api::handler;
@@ -21,8 +22,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let services = &services;
-    match lambda_http::run(service_fn(move |req| handler(services, req))).await {
+    let api = Api::from_services(&services);
+    let api = &api;
+    match lambda_http::run(service_fn(move |req| handler(api, req))).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lucid-api: {e}");

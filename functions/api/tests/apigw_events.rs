@@ -1,12 +1,17 @@
-//! The API function's handler, driven by API Gateway HTTP API (payload v2) event JSON as AWS sends it.
+//! The API function's handler, driven by API Gateway HTTP API (payload v2) event JSON as AWS sends it
+//! (`tests/events/*.json`; the test sets path, method, body and extra headers on those envelopes).
 
+use base64::Engine as _;
+use harness::fixtures::{debian_base_layer, manifest_of};
+use lucid::api::Api;
 use lucid::config::Config;
 use lucid::services::Services;
+use serde_json::{Value, json};
 
-async fn services() -> Services {
+async fn services(extra: &[(&str, &str)]) -> Services {
     let db = harness::fresh_database().await.unwrap();
     let blobs = tempfile::tempdir().unwrap();
-    let vars = [
+    let mut vars = vec![
         ("DATABASE_URL".to_owned(), db.url.clone()),
         (
             "LUCID_BLOB_DIR".to_owned(),
@@ -17,41 +22,214 @@ async fn services() -> Services {
             "lucid-api".to_owned(),
         ),
     ];
+    for (k, v) in extra {
+        vars.push((k.to_string(), v.to_string()));
+    }
     let config =
         Config::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap();
     Services::for_function(config).await.unwrap()
 }
 
-fn event(path: &str, method: &str) -> lambda_http::Request {
-    let json = include_str!("events/healthz.json")
-        .replace("/healthz", path)
-        .replace("\"GET\"", &format!("\"{method}\""));
-    lambda_http::request::from_str(&json).unwrap()
+fn template(name: &str) -> Value {
+    let text = match name {
+        "healthz" => include_str!("events/healthz.json"),
+        "index_report_post" => include_str!("events/index_report_post.json"),
+        "layer_put" => include_str!("events/layer_put.json"),
+        other => panic!("no event {other}"),
+    };
+    serde_json::from_str(text).unwrap()
 }
 
-async fn call(s: &Services, path: &str, method: &str) -> (u16, serde_json::Value) {
-    let resp = lucid_api::handler(s, event(path, method)).await.unwrap();
+/// An event from a template with the given method, path, body and extra headers.
+fn event(
+    name: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> lambda_http::Request {
+    let mut e = template(name);
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["pathParameters"]["proxy"] = json!(path.trim_start_matches('/'));
+    e["headers"]["content-length"] = json!(body.len().to_string());
+    for (k, v) in headers {
+        e["headers"][*k] = json!(v);
+    }
+    if e["isBase64Encoded"] == json!(true) {
+        e["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    } else if !body.is_empty() {
+        e["body"] = json!(String::from_utf8(body.to_vec()).unwrap());
+    }
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+async fn call(api: &Api, req: lambda_http::Request) -> (u16, http::HeaderMap, Value) {
+    let resp = lucid_api::handler(api, req).await.unwrap();
     let status = resp.status().as_u16();
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
-    (status, body)
+    let headers = resp.headers().clone();
+    let body = match resp.body() {
+        lambda_http::Body::Empty => Value::Null,
+        b => serde_json::from_slice(b.as_ref()).unwrap(),
+    };
+    (status, headers, body)
 }
 
 #[tokio::test]
 async fn health_readiness_and_json_errors() {
-    let s = services().await;
-    assert_eq!(
-        call(&s, "/healthz", "GET").await,
-        (200, serde_json::json!({"status": "ok"}))
-    );
-    assert_eq!(
-        call(&s, "/readyz", "GET").await,
-        (200, serde_json::json!({"status": "ready"}))
-    );
-    let (status, body) = call(&s, "/no/such/route", "GET").await;
+    let s = services(&[]).await;
+    let api = Api::from_services(&s);
+    let get = |path: &str, method: &str| event("healthz", method, path, b"", &[]);
+    let (status, headers, body) = call(&api, get("/healthz", "GET")).await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+    assert_eq!(headers["content-type"], "application/json");
+    let (status, _, body) = call(&api, get("/readyz", "GET")).await;
+    assert_eq!((status, body), (200, json!({"status": "ready"})));
+    let (status, _, body) = call(&api, get("/no/such/route", "GET")).await;
     assert_eq!(status, 404);
     assert_eq!(body["code"], "not-found");
-    let (status, body) = call(&s, "/healthz", "DELETE").await;
+    let (status, _, body) = call(&api, get("/healthz", "DELETE")).await;
     assert_eq!(status, 405);
     assert_eq!(body["code"], "method-not-allowed");
+}
+
+#[tokio::test]
+async fn indexer_routes_through_api_gateway_events() {
+    let s = services(&[]).await;
+    let api = Api::from_services(&s);
+    let layer = debian_base_layer();
+    let m = manifest_of(&[&layer]);
+    let state = api.indexer().index_state().to_owned();
+
+    // POST index_report: 201, the upload URL on the API's own domain (local blob directory).
+    let body = serde_json::to_vec(&m).unwrap();
+    let (status, headers, report) = call(
+        &api,
+        event(
+            "index_report_post",
+            "POST",
+            "/indexer/api/v1/index_report",
+            &body,
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(headers["etag"], format!("\"{state}\""));
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.clair.index_report.v1+json"
+    );
+    assert_eq!(report["state"], "FetchLayers");
+    let layer_path = format!("/lucid/api/v1/layers/{}", m.layers[0].hash);
+    assert_eq!(
+        report["pending_layers"][0]["upload"]["url"],
+        format!("https://abcdef1234.execute-api.us-east-1.amazonaws.com{layer_path}")
+    );
+
+    // PUT the layer as a base64 binary body.
+    let (status, _, up) = call(&api, event("layer_put", "PUT", &layer_path, &layer, &[])).await;
+    assert_eq!(status, 201, "{up}");
+    assert_eq!(up["packages"], 88);
+
+    // GET index_report: finished; 304 with the ETag.
+    let report_path = format!("/indexer/api/v1/index_report/{}", m.hash);
+    let (status, _, report) = call(&api, event("healthz", "GET", &report_path, b"", &[])).await;
+    assert_eq!(status, 200);
+    assert_eq!(report["state"], "IndexFinished");
+    assert_eq!(report["packages"].as_object().unwrap().len(), 88);
+    let etag = format!("\"{state}\"");
+    let (status, _, body) = call(
+        &api,
+        event(
+            "healthz",
+            "GET",
+            &report_path,
+            b"",
+            &[("if-none-match", &etag)],
+        ),
+    )
+    .await;
+    assert_eq!((status, body), (304, Value::Null));
+
+    // The matcher's vulnerability report of the finished manifest.
+    let vuln_path = format!("/matcher/api/v1/vulnerability_report/{}", m.hash);
+    let (status, headers, vulns) = call(&api, event("healthz", "GET", &vuln_path, b"", &[])).await;
+    assert_eq!(status, 200, "{vulns}");
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.clair.vulnerability_report.v1+json"
+    );
+    assert_eq!(vulns["manifest_hash"], m.hash.to_string());
+    assert_eq!(vulns["packages"].as_object().unwrap().len(), 88);
+
+    // index_state.
+    let (status, headers, body) = call(
+        &api,
+        event("healthz", "GET", "/indexer/api/v1/index_state", b"", &[]),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"state": state})));
+    assert_eq!(headers["etag"], etag);
+
+    // Bad input: 400 with a JSON body.
+    let (status, _, body) = call(
+        &api,
+        event(
+            "index_report_post",
+            "POST",
+            "/indexer/api/v1/index_report",
+            b"{\"hash\":",
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!((status, body["code"].clone()), (400, json!("bad-request")));
+
+    // DELETE one, then bulk.
+    let (status, _, _) = call(&api, event("healthz", "DELETE", &report_path, b"", &[])).await;
+    assert_eq!(status, 204);
+    let (status, _, body) = call(
+        &api,
+        event(
+            "index_report_post",
+            "DELETE",
+            "/indexer/api/v1/index_report",
+            format!("[\"{}\"]", m.hash).as_bytes(),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!([])));
+    let (status, _, body) = call(&api, event("healthz", "GET", &report_path, b"", &[])).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("not-found")));
+}
+
+#[tokio::test]
+async fn psk_authentication_through_api_gateway_events() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = b"0123456789abcdef0123456789abcdef";
+    let psk = base64::engine::general_purpose::STANDARD.encode(key);
+    let s = services(&[("LUCID_PSK", &psk), ("LUCID_PSK_ISSUERS", "quay")]).await;
+    let api = Api::from_services(&s);
+    let path = "/indexer/api/v1/index_state";
+    let (status, _, body) = call(&api, event("healthz", "GET", path, b"", &[])).await;
+    assert_eq!((status, body["code"].clone()), (401, json!("unauthorized")));
+    let exp = jsonwebtoken::get_current_timestamp() + 60;
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"iss": "quay", "exp": exp}),
+        &EncodingKey::from_secret(key).unwrap(),
+    )
+    .unwrap();
+    let auth = format!("Bearer {token}");
+    let (status, _, _) = call(
+        &api,
+        event("healthz", "GET", path, b"", &[("authorization", &auth)]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(&api, event("healthz", "GET", "/healthz", b"", &[])).await;
+    assert_eq!(status, 200);
 }

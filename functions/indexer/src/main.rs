@@ -1,5 +1,6 @@
-//! The indexer function: S3 `ObjectCreated` notifications for `layers/<digest>` (through SQS, with partial
-//! batch failure reporting, or delivered directly) → `lucid::indexer::Indexer::handle_event`.
+//! The indexer function: S3 `ObjectCreated` notifications for `layers/<digest>` and layer fetch jobs
+//! (both through SQS, with partial batch failure reporting; notifications may also come directly) →
+//! `lucid::indexer::Indexer::handle_event`.
 
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let indexer = Indexer::new(services.db.clone(), services.blobs.clone());
+    let indexer = services.indexer();
     let indexer = &indexer;
     match lambda_runtime::run(service_fn(move |ev| handler(indexer, ev))).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,44 @@
 //! The HTTP API: one router over plain `http` types, hosted by `functions/api` (API Gateway HTTP API through
-//! lambda_http) and by `lucid serve` (a local listener). Errors are Clair's `{"code", "message"}` JSON.
+//! lambda_http) and by `lucid serve` ([`server`], a local listener). Errors are Clair's `{"code", "message"}`
+//! JSON; nothing here panics on input.
+//!
+//! Routes:
+//! - `GET /healthz`, `GET /readyz` — always open.
+//! - Clair v4 indexer ([`indexer_v1`]): `POST`/`DELETE /indexer/api/v1/index_report`,
+//!   `GET`/`DELETE /indexer/api/v1/index_report/{digest}`, `GET /indexer/api/v1/index_state`.
+//! - Clair v4 matcher ([`matcher_v1`]): `GET /matcher/api/v1/vulnerability_report/{digest}` (404 until the
+//!   index report is finished).
+//! - Lucid's upload route `PUT /lucid/api/v1/layers/{digest}`: the local counterpart of a presigned S3 PUT.
+//!
+//! Every route but health requires a PSK JWT when `LUCID_PSK` is set ([`auth`]).
+
+// Early returns carry the finished error response; it is built once per request, so its size is moot.
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
+pub mod indexer_v1;
+pub mod matcher_v1;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use serde::Serialize;
 
+use crate::config::AuthConfig;
+use crate::indexer::Indexer;
+use crate::queue::Queue;
 use crate::services::Services;
+use crate::store::Database;
+
+/// Largest request body accepted on JSON routes (manifests, bulk deletes). Layer uploads are streamed by
+/// `lucid serve` and limited by [`crate::indexer::fetch::MAX_LAYER_BLOB_BYTES`] instead.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+/// How long a presigned upload URL stays valid.
+pub const PRESIGN_EXPIRY: Duration = Duration::from_secs(3600);
 
 /// Clair's error body.
 #[derive(Debug, Serialize)]
@@ -14,13 +47,86 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Everything a request needs; cheap to share between requests.
+#[derive(Clone)]
+pub struct Api {
+    db: Database,
+    indexer: Indexer,
+    fetch_queue: Arc<dyn Queue>,
+    auth: Option<auth::Verifier>,
+}
+
+impl Api {
+    /// An API over the given parts; `auth: None` turns authentication off.
+    pub fn new(
+        db: Database,
+        indexer: Indexer,
+        fetch_queue: Arc<dyn Queue>,
+        auth: Option<&AuthConfig>,
+    ) -> Api {
+        Api {
+            db,
+            indexer,
+            fetch_queue,
+            auth: auth.map(auth::Verifier::new),
+        }
+    }
+
+    /// The API of a process's services.
+    pub fn from_services(s: &Services) -> Api {
+        Api::new(
+            s.db.clone(),
+            s.indexer(),
+            s.fetch_queue.clone(),
+            s.config.auth.as_ref(),
+        )
+    }
+
+    pub fn indexer(&self) -> &Indexer {
+        &self.indexer
+    }
+
+    /// Checks authentication for a route (health routes are always open). `Err` is the 401 response.
+    pub fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<(), Response<Bytes>> {
+        if matches!(path, "/healthz" | "/readyz") {
+            return Ok(());
+        }
+        let Some(verifier) = &self.auth else {
+            return Ok(());
+        };
+        verifier.verify(headers).map_err(|e| {
+            let mut resp = error(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string());
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp
+        })
+    }
+}
+
+pub(crate) fn json_as<T: Serialize>(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &T,
+) -> Response<Bytes> {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                format!("serializing the response: {e}"),
+            );
+        }
+    };
+    let mut resp = Response::new(Bytes::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Bytes> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Bytes::from(bytes))
-        .unwrap_or_else(|_| Response::new(Bytes::new()))
+    json_as(status, "application/json", body)
 }
 
 /// A JSON error response.
@@ -29,12 +135,37 @@ pub fn error(
     code: &'static str,
     message: impl Into<String>,
 ) -> Response<Bytes> {
-    json(
-        status,
-        &ApiError {
-            code,
-            message: message.into(),
-        },
+    let body = ApiError {
+        code,
+        message: message.into(),
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Bytes::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub(crate) fn method_not_allowed(method: &Method, allow: &'static str) -> Response<Bytes> {
+    let mut resp = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("method disallowed: {method}"),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response<Bytes> {
+    tracing::error!(error = %e, "request failed");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+        e.to_string(),
     )
 }
 
@@ -43,14 +174,29 @@ struct Health {
     status: &'static str,
 }
 
-/// Routes one request. Never panics; unknown routes are a JSON 404, wrong methods a JSON 405.
-pub async fn handle(services: &Services, req: Request<Bytes>) -> Response<Bytes> {
-    let path = req.uri().path().trim_end_matches('/');
+/// Routes one request whose body was read whole (API Gateway hands the body over that way; `lucid serve`
+/// reads JSON bodies up to [`MAX_BODY_BYTES`] and streams uploads through [`indexer_v1::upload_layer`]).
+pub async fn handle(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
+    let path = req.uri().path().to_owned();
     let span = tracing::info_span!("request", method = %req.method(), path = %path);
     let _enter = span.enter();
-    match (req.method(), path) {
-        (&Method::GET, "/healthz") => json(StatusCode::OK, &Health { status: "ok" }),
-        (&Method::GET, "/readyz") => match services.db.ping().await {
+    let path = path.trim_end_matches('/');
+    if let Err(resp) = api.authorize(path, req.headers()) {
+        return resp;
+    }
+    if req.body().len() > MAX_BODY_BYTES && !path.starts_with(indexer_v1::UPLOAD_PREFIX) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+        );
+    }
+    match path {
+        "/healthz" | "/readyz" if req.method() != Method::GET => {
+            method_not_allowed(req.method(), "GET")
+        }
+        "/healthz" => json(StatusCode::OK, &Health { status: "ok" }),
+        "/readyz" => match api.db.ping().await {
             Ok(()) => json(StatusCode::OK, &Health { status: "ready" }),
             Err(e) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -58,11 +204,8 @@ pub async fn handle(services: &Services, req: Request<Bytes>) -> Response<Bytes>
                 e.to_string(),
             ),
         },
-        (_, "/healthz" | "/readyz") => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            format!("{} is not allowed here", req.method()),
-        ),
+        p if indexer_v1::owns(p) => indexer_v1::route(api, req).await,
+        p if matcher_v1::owns(p) => matcher_v1::route(api, req).await,
         _ => error(
             StatusCode::NOT_FOUND,
             "not-found",

@@ -365,3 +365,26 @@ pub async fn run_configured(
     }
     Ok(summary)
 }
+
+/// Loads the configured feeds when none has ever loaded (a first `lucid scan` on a new machine), so a
+/// report is never empty just because the database is. Returns `None` when feeds were already loaded
+/// (refreshing them is `lucid update`'s and the schedule's job, not every scan's).
+pub async fn ensure_loaded(
+    services: &crate::services::Services,
+    progress: impl FnMut(&SourceReport),
+) -> Result<Option<UpdateSummary>, FeedError> {
+    let store = FeedStore::new(services.db.clone());
+    let loaded = store
+        .latest_operations()
+        .await
+        .map_err(|e| FeedError::Store {
+            feed: "feeds".to_owned(),
+            reason: e.to_string(),
+        })?
+        .values()
+        .any(|op| op.kind == "vulnerability");
+    if loaded {
+        return Ok(None);
+    }
+    run_configured(services, &[], progress).await.map(Some)
+}

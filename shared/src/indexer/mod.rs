@@ -6,8 +6,10 @@
 //! (corrupt blob, wrong digest) mark the layer failed with the reason and are not retried; transport
 //! problems (the blob store or database failing) return an error so the event is redelivered.
 
+pub mod fetch;
 pub mod s3_event;
 
+use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -31,6 +33,14 @@ pub enum IndexError {
     Interrupted(String),
 }
 
+/// Where a layer blob is read from.
+enum LayerSource {
+    /// `layers/<digest>` in the blob store (the deployed path).
+    BlobStore,
+    /// A reader over the blob as stored (an image on disk).
+    Reader(Box<dyn Read + Send>),
+}
+
 /// What happened to one layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LayerOutcome {
@@ -51,6 +61,7 @@ pub struct Indexer {
     scanners: Arc<Vec<Box<dyn PackageScanner>>>,
     index_state: String,
     limits: LayerLimits,
+    index_after_fetch: bool,
 }
 
 impl Indexer {
@@ -65,7 +76,20 @@ impl Indexer {
             scanners: Arc::new(scanners),
             index_state,
             limits: LayerLimits::default(),
+            index_after_fetch: true,
         }
+    }
+
+    /// Whether a fetch job indexes the layer it stored (default true). Turn it off where the blob store
+    /// announces new objects itself (S3 bucket notifications), so each layer is scanned once.
+    pub fn with_index_after_fetch(mut self, on: bool) -> Indexer {
+        self.index_after_fetch = on;
+        self
+    }
+
+    /// Where layer blobs are staged.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
     }
 
     /// Clair's `index_state`: changes whenever the scanner set changes.
@@ -104,6 +128,26 @@ impl Indexer {
 
     /// Indexes the blob staged at `layers/<digest>`, then completes every manifest that was waiting for it.
     pub async fn index_layer(&self, digest: &Digest) -> Result<LayerOutcome, IndexError> {
+        self.index_layer_with(digest, LayerSource::BlobStore).await
+    }
+
+    /// As [`index_layer`](Self::index_layer), reading the blob from `reader` (the blob exactly as stored)
+    /// instead of the blob store: the CLI's path for images on disk. A layer already indexed under the
+    /// current scanner set is not read.
+    pub async fn index_layer_from_reader(
+        &self,
+        digest: &Digest,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<LayerOutcome, IndexError> {
+        self.index_layer_with(digest, LayerSource::Reader(reader))
+            .await
+    }
+
+    async fn index_layer_with(
+        &self,
+        digest: &Digest,
+        source: LayerSource,
+    ) -> Result<LayerOutcome, IndexError> {
         let span = tracing::info_span!("index_layer", layer = %digest);
         let _guard = span.enter();
         let outcome = if self
@@ -111,10 +155,16 @@ impl Indexer {
             .begin_layer_scan(digest, &self.index_state)
             .await?
         {
-            self.scan(digest).await?
+            self.scan(digest, source).await?
         } else {
             LayerOutcome::AlreadyIndexed
         };
+        self.complete_waiting(digest).await?;
+        Ok(outcome)
+    }
+
+    /// Completes (or fails) every manifest waiting on `digest` whose layers are now all settled.
+    async fn complete_waiting(&self, digest: &Digest) -> Result<(), IndexError> {
         for manifest in self
             .store
             .manifests_waiting_on(digest, &self.index_state)
@@ -126,29 +176,33 @@ impl Indexer {
                 .await?;
             tracing::info!(manifest = %manifest, state = ?state, "manifest checked after layer");
         }
-        Ok(outcome)
+        Ok(())
     }
 
-    async fn scan(&self, digest: &Digest) -> Result<LayerOutcome, IndexError> {
-        let reader = match self.blobs.get(&BlobKey::layer(digest)).await {
-            Ok(r) => r,
-            Err(BlobError::NotFound(key)) => {
-                let reason = format!("blob {key} not found in the blob store");
-                self.store
-                    .fail_layer_scan(digest, &self.index_state, &reason)
-                    .await?;
-                return Ok(LayerOutcome::Failed(reason));
-            }
-            Err(e) => return Err(e.into()),
+    async fn scan(&self, digest: &Digest, source: LayerSource) -> Result<LayerOutcome, IndexError> {
+        let reader: Box<dyn Read + Send> = match source {
+            LayerSource::Reader(r) => r,
+            LayerSource::BlobStore => match self.blobs.get(&BlobKey::layer(digest)).await {
+                Ok(r) => Box::new(SyncIoBridge::new_with_handle(
+                    r,
+                    tokio::runtime::Handle::current(),
+                )),
+                Err(BlobError::NotFound(key)) => {
+                    let reason = format!("blob {key} not found in the blob store");
+                    self.store
+                        .fail_layer_scan(digest, &self.index_state, &reason)
+                        .await?;
+                    return Ok(LayerOutcome::Failed(reason));
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let scanners = Arc::clone(&self.scanners);
         let limits = self.limits.clone();
         let expected = digest.clone();
-        let handle = tokio::runtime::Handle::current();
         let result = tokio::task::spawn_blocking(move || {
-            let bridge = SyncIoBridge::new_with_handle(reader, handle);
             let refs: Vec<&dyn PackageScanner> = scanners.iter().map(|s| s.as_ref()).collect();
-            read_layer(bridge, &expected, &refs, &limits)
+            read_layer(reader, &expected, &refs, &limits)
         })
         .await
         .map_err(|e| IndexError::Interrupted(e.to_string()))?;
@@ -186,8 +240,8 @@ impl Indexer {
         }
     }
 
-    /// Handles one Lambda payload: an SQS batch whose bodies are S3 notifications (the deployed path), or
-    /// an S3 notification delivered directly. Returns the SQS partial-batch response (`batchItemFailures`
+    /// Handles one Lambda payload: an SQS batch whose bodies are S3 notifications or fetch jobs
+    /// ([`fetch::FetchJob`]; the deployed path), or an S3 notification delivered directly. Returns the SQS partial-batch response (`batchItemFailures`
     /// lists only messages worth retrying); a direct S3 event with a retryable failure is an error.
     pub async fn handle_event(&self, event: &Value) -> Result<Value, IndexError> {
         let records = event.get("Records").and_then(Value::as_array);
@@ -210,15 +264,8 @@ impl Indexer {
                 .get("body")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let parsed: Value = match serde_json::from_str(body) {
-                Ok(v) => v,
-                Err(e) => {
-                    // Not retryable: the same bytes will never parse. Logged and dropped.
-                    tracing::error!(message_id = id, error = %e, "SQS message is not an S3 notification");
-                    continue;
-                }
-            };
-            if let Err(e) = self.handle_s3_notification(&parsed).await {
+            // A fetch job or an S3 notification; malformed bodies are dropped (retrying cannot help).
+            if let Err(e) = self.handle_message(body).await {
                 tracing::error!(message_id = id, error = %e, "indexing failed; will retry");
                 failures.push(json!({ "itemIdentifier": id }));
             }
@@ -226,7 +273,7 @@ impl Indexer {
         Ok(json!({ "batchItemFailures": failures }))
     }
 
-    async fn handle_s3_notification(&self, event: &Value) -> Result<(), IndexError> {
+    pub(crate) async fn handle_s3_notification(&self, event: &Value) -> Result<(), IndexError> {
         let objects = match s3_event::created_objects_from_value(event) {
             Ok(o) => o,
             Err(e) => {

@@ -1,0 +1,126 @@
+//! `lucid serve` as a user starts it: the real binary on a free port, over a fresh database and a local
+//! blob directory; a manifest is posted, its layer uploaded through the local upload route, and the
+//! finished report read back.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::fixtures::{debian_base_layer, manifest_of};
+use serde_json::Value;
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_health_indexes_an_uploaded_layer_and_reports() {
+    let db = harness::fresh_database().await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let port = harness::free_port().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_lucid"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &db.url)
+        .env("LUCID_HOME", home.path())
+        .env_remove("LUCID_PSK")
+        .env_remove("LUCID_BUCKET")
+        .env_remove("LUCID_BLOB_DIR")
+        .env_remove("LUCID_FETCH_QUEUE_URL")
+        .env("LUCID_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match http.get(format!("{base}/healthz")).send().await {
+            Ok(r) => {
+                assert_eq!(r.status(), 200);
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["status"], "ok");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("lucid serve did not answer within 60 s: {e}"),
+        }
+    }
+    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let layer = debian_base_layer();
+    let m = manifest_of(&[&layer]);
+    let r = http
+        .post(format!("{base}/indexer/api/v1/index_report"))
+        .json(&m)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["state"], "FetchLayers");
+    let url = report["pending_layers"][0]["upload"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        url,
+        format!("{base}/lucid/api/v1/layers/{}", m.layers[0].hash)
+    );
+
+    // Streamed upload, as `curl -T layer.tar.gz URL` sends it.
+    let r = http.put(&url).body(layer.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let up: Value = r.json().await.unwrap();
+    assert_eq!(up["outcome"], "indexed");
+    assert_eq!(up["packages"], 88);
+
+    let r = http
+        .get(format!("{base}/indexer/api/v1/index_report/{}", m.hash))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["state"], "IndexFinished", "{}", report["err"]);
+    let libc = report["packages"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|p| p["name"] == "libc6")
+        .unwrap();
+    assert_eq!(libc["version"], "2.36-9+deb12u14");
+
+    let r = http
+        .get(format!("{base}/indexer/api/v1/index_report/{}", m.hash))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+
+    // A wrong upload and an oversized JSON body are JSON 4xx errors.
+    let r = http.put(&url).body("not the layer").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["code"], "bad-request");
+    let r = http
+        .post(format!("{base}/indexer/api/v1/index_report"))
+        .body(vec![b'['; 5 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+}
