@@ -243,7 +243,16 @@ async fn main() -> Result<()> {
     let matcher = Matcher::new(db.clone());
     println!("| packages | vulnerabilities found | affected packages | p50 | p99 |");
     println!("|---:|---:|---:|---:|---:|");
-    for size in SIZES {
+    // LUCID_BENCH_SIZES: a comma-separated subset of sizes (e.g. `1000`), for quicker reruns.
+    let sizes: Vec<usize> = match std::env::var("LUCID_BENCH_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .context("LUCID_BENCH_SIZES must be a comma-separated list of package counts")?,
+        Err(_) => SIZES.to_vec(),
+    };
+    for size in sizes {
         let index = manifest(size, &names);
         let mut last = None;
         for _ in 0..WARMUP {

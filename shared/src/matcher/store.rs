@@ -14,23 +14,44 @@ use crate::model::{AffectedRange, DistributionSelector, Ecosystem, FeedFreshness
 use crate::store::StoreError;
 
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
-/// descriptions and links. Liveness is a filter on the operation ids of `latest_update_operation`
-/// (computed once per statement), so even a cached generic plan is the right one: the lookup index
-/// (`vulnerability_lookup_idx`), then the record's operations (`uo_vulnerability_vuln_idx`).
-/// The record is read once (`-` detoasts it once; several `->` would each decompress it again) and sent
-/// without its description and links.
+/// descriptions and links. The lookup index (`vulnerability_lookup_idx`) finds the records; liveness is
+/// then one index-only probe per record into `uo_vulnerability_live_idx` (`vulnerability_id, uo_id`)
+/// against the operation ids of `latest_update_operation` (computed once per statement). The lateral
+/// `LIMIT 1` keeps the planner on that nested loop (a join let it hash every live link, ~200k rows) and
+/// yields one row per record (the first live operation, as before).
+///
+/// Distro records follow the feeds contract (`crate::feeds`): `ranges` is `[{fixed: v}]` or empty and
+/// there are no `versions`, so `fixed_in_version` says everything about them. Such a record (`simple`,
+/// checked here rather than assumed) is sent as its `arch` and `aliases` only; any other record (OSV, or
+/// a distro record breaking the contract) is sent whole minus description and links, as before.
 pub const CANDIDATES: &str = "
-    SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module,
-           v.record - 'description' - 'links'
+    SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.fixed_in_version,
+           s.simple,
+           CASE WHEN s.simple
+                THEN jsonb_strip_nulls(jsonb_build_object('arch', v.record->'arch',
+                                                          'aliases', v.record->'aliases'))
+                ELSE v.record - 'description' - 'links' END
     FROM vulnerability v
-    JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
-    WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4
-      AND uv.uo_id = ANY(ARRAY(SELECT uo_id FROM latest_update_operation))";
+    CROSS JOIN LATERAL (
+        SELECT u.uo_id FROM uo_vulnerability u
+        WHERE u.vulnerability_id = v.id
+          AND u.uo_id = ANY(ARRAY(SELECT uo_id FROM latest_update_operation))
+        LIMIT 1) uv
+    CROSS JOIN LATERAL (
+        SELECT v.dist_did <> ''
+           AND COALESCE(v.record->'versions', '[]'::jsonb) = '[]'::jsonb
+           AND COALESCE(v.record->'ranges', '[]'::jsonb) =
+               CASE WHEN v.fixed_in_version = '' THEN '[]'::jsonb
+                    ELSE jsonb_build_array(jsonb_build_object('fixed', v.fixed_in_version)) END
+           AS simple) s
+    WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4";
 
-/// The matched records, without the parts only matching needs (version lists can run to hundreds of
-/// entries).
-pub const RECORDS: &str =
-    "SELECT id, record - 'versions' - 'ranges' - 'aliases' FROM vulnerability WHERE id = ANY($1)";
+/// The matched records, without the parts only matching needs (OSV version lists can run to hundreds of
+/// entries). Distro records (a distribution id) have none of those of any size, and each `-` copies the
+/// record, so they are sent as stored: [`ReportRecord`] ignores the extra fields either way.
+pub const RECORDS: &str = "
+    SELECT id, CASE WHEN dist_did = '' THEN record - 'versions' - 'ranges' - 'aliases' ELSE record END
+    FROM vulnerability WHERE id = ANY($1)";
 
 /// Live enrichment records for a set of CVE ids.
 pub const ENRICHMENTS: &str = "
@@ -97,18 +118,33 @@ where
 /// Reads a candidate row of [`CANDIDATES`].
 pub fn candidate(row: &tokio_postgres::Row) -> Result<Candidate, StoreError> {
     let id: i64 = row.try_get(0)?;
+    let simple: bool = row.try_get(7)?;
     let Json(fields): Json<MatchFields> = row
-        .try_get(5)
+        .try_get(8)
         .map_err(|e| corrupt("record", id, crate::store::describe(&e)))?;
+    let (name, ranges) = if simple {
+        let fixed: String = row.try_get(6)?;
+        let ranges = if fixed.is_empty() {
+            Vec::new()
+        } else {
+            vec![AffectedRange {
+                fixed: Some(fixed),
+                ..AffectedRange::default()
+            }]
+        };
+        (row.try_get(5)?, ranges)
+    } else {
+        (fields.name, fields.ranges)
+    };
     Ok(Candidate {
         id,
         uo_id: row.try_get(1)?,
-        name: fields.name,
+        name,
         package_name: row.try_get(2)?,
         package_is_source: row.try_get(3)?,
         module: row.try_get(4)?,
         arch: fields.arch,
-        ranges: fields.ranges,
+        ranges,
         versions: fields.versions,
         aliases: fields.aliases,
     })
