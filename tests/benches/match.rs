@@ -165,11 +165,17 @@ fn manifest(size: usize, names: &BTreeMap<String, Vec<String>>) -> IndexReport {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let Some(dir) = std::env::var_os("LUCID_BENCH_FEEDS").map(PathBuf::from) else {
-        bail!(
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, as a smoke
+    // run over the repository's own feed samples (so the benchmark cannot rot unnoticed).
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let (dir, smoke) = match std::env::var_os("LUCID_BENCH_FEEDS").map(PathBuf::from) {
+        Some(dir) => (dir, false),
+        None if benchmarking => bail!(
             "set LUCID_BENCH_FEEDS to a folder of feeds (e.g. the reference copy of the public feeds)"
-        );
+        ),
+        None => (harness::repo_root().join("shared/src/feeds/testdata"), true),
     };
+    let (warmup, iterations) = if smoke { (1, 3) } else { (WARMUP, ITERATIONS) };
     // LUCID_BENCH_DATABASE_URL: reuse a database a previous run loaded (skips the minute of loading).
     let db = match std::env::var("LUCID_BENCH_DATABASE_URL") {
         Ok(url) => {
@@ -250,16 +256,17 @@ async fn main() -> Result<()> {
             .map(|s| s.trim().parse::<usize>())
             .collect::<Result<_, _>>()
             .context("LUCID_BENCH_SIZES must be a comma-separated list of package counts")?,
+        Err(_) if smoke => vec![100],
         Err(_) => SIZES.to_vec(),
     };
     for size in sizes {
         let index = manifest(size, &names);
         let mut last = None;
-        for _ in 0..WARMUP {
+        for _ in 0..warmup {
             last = Some(matcher.vulnerability_report(&index).await?);
         }
-        let mut times = Vec::with_capacity(ITERATIONS);
-        for _ in 0..ITERATIONS {
+        let mut times = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
             let start = Instant::now();
             let report = matcher.vulnerability_report(&index).await?;
             times.push(start.elapsed());
