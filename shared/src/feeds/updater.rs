@@ -336,16 +336,7 @@ pub async fn run_configured(
 ) -> Result<UpdateSummary, FeedError> {
     let sources = super::catalog::configured_sources(&services.config.feeds)?;
     let sources = super::catalog::select(sources, only);
-    // No retries on a first load: offline, every source fails at once instead of after minutes of backoff.
-    let mut updater = FeedUpdater::for_services(services)?;
-    updater.options.fetch.retries = 0;
-    let summary = updater
-        .run(&sources, progress)
-        .await
-        .map_err(|e| FeedError::Store {
-            feed: "gc".to_owned(),
-            reason: e.to_string(),
-        })?;
+    let summary = run_sources(services, &sources, None, progress).await?;
     let failed = summary.failed().count();
     if failed > 0 && failed == summary.sources.len() {
         let reasons: Vec<String> = summary
@@ -394,14 +385,27 @@ pub async fn ensure_loaded(
         .filter(|s| !s.name.starts_with("nvd/"))
         .collect();
     // No retries on a first load: offline, every source fails at once instead of after minutes of backoff.
+    run_sources(services, &sources, Some(0), progress)
+        .await
+        .map(Some)
+}
+
+/// Runs `sources` with the system's updater (`retries` overriding the configured fetch retries).
+async fn run_sources(
+    services: &crate::services::Services,
+    sources: &[FeedSource],
+    retries: Option<u32>,
+    progress: impl FnMut(&SourceReport),
+) -> Result<UpdateSummary, FeedError> {
     let mut updater = FeedUpdater::for_services(services)?;
-    updater.options.fetch.retries = 0;
-    let summary = updater
-        .run(&sources, progress)
+    if let Some(retries) = retries {
+        updater.options.fetch.retries = retries;
+    }
+    updater
+        .run(sources, progress)
         .await
         .map_err(|e| FeedError::Store {
-            feed: "gc".to_owned(),
+            feed: "garbage collection".to_owned(),
             reason: e.to_string(),
-        })?;
-    Ok(Some(summary))
+        })
 }
