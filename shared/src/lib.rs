@@ -21,3 +21,16 @@ pub mod scan;
 pub mod scanner;
 pub mod services;
 pub mod store;
+
+/// An error and its causes on one line (`outer: cause: root cause`): HTTP and database client errors
+/// display only their outermost layer ("error sending request", "db error").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}

@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::FeedError;
 use crate::ecosystems::{alpine, debian, rhel, ubuntu};
+use crate::error_chain;
 use crate::feeds::enrichment::{self, Enrichment};
 use crate::feeds::{osv, oval};
 use crate::model::Vulnerability;
@@ -355,7 +356,7 @@ impl FeedSource {
                             retryable: true, ..
                         }) if attempt < options.retries => {
                             let delay = options.backoff * 2u32.pow(attempt);
-                            let jitter = Duration::from_millis(u64::from(rand_jitter_ms()));
+                            let jitter = Duration::from_millis(rand::random_range(0..500));
                             tracing::warn!(source = %self.name, attempt, "retrying feed download");
                             tokio::time::sleep(delay + jitter).await;
                             attempt += 1;
@@ -470,24 +471,4 @@ fn hash_files(source: &str, files: &[PathBuf]) -> Result<String, FeedError> {
         }
     }
     Ok(hex::encode(hasher.finalize()))
-}
-
-/// A few hundred milliseconds of jitter so retries of many functions do not align.
-fn rand_jitter_ms() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (nanos % 500) as u16
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }

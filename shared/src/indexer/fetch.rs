@@ -327,14 +327,7 @@ impl Indexer {
 
 /// reqwest's error with its causes (it displays only the outermost).
 fn describe(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
+    crate::error_chain(e)
 }
 
 /// The in-process worker of `lucid serve`: receives from `queue` until `shutdown` fires, hands each body to
