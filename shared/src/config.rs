@@ -226,6 +226,12 @@ impl Config {
                 "LUCID_FEED_MIRROR_DEBIAN_TRACKER",
                 &mut mirrors.debian_tracker,
             ),
+            ("LUCID_FEED_MIRROR_RHEL_OVAL", &mut mirrors.rhel_oval),
+            ("LUCID_FEED_MIRROR_WOLFI", &mut mirrors.wolfi),
+            ("LUCID_FEED_MIRROR_CHAINGUARD", &mut mirrors.chainguard),
+            ("LUCID_FEED_MIRROR_NVD", &mut mirrors.nvd),
+            ("LUCID_FEED_MIRROR_KEV", &mut mirrors.kev),
+            ("LUCID_FEED_MIRROR_EPSS", &mut mirrors.epss),
         ] {
             if let Some(v) = get(var) {
                 url::Url::parse(&v)
@@ -441,6 +447,37 @@ mod tests {
         assert_eq!(c.require_bucket().unwrap(), "lucid-layers");
         assert!(c.s3_force_path_style);
         assert!(matches!(c.queues, QueueConfig::Sqs { .. }));
+    }
+
+    #[test]
+    fn feed_settings_parse_and_bad_ones_name_their_variable() {
+        let c = cfg(&[
+            ("LUCID_FEEDS", "alpine, osv/PyPI,"),
+            ("LUCID_FEED_DIR", "/srv/feeds"),
+            ("LUCID_FEED_MIRROR_OSV", "https://mirror.example/osv"),
+            ("LUCID_FEED_MIRROR_KEV", "https://mirror.example/kev.json"),
+            ("LUCID_FEED_KEEP_OPERATIONS", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.feeds.only, ["alpine", "osv/PyPI"]);
+        assert_eq!(c.feeds.dir, Some(PathBuf::from("/srv/feeds")));
+        assert_eq!(c.feeds.mirrors.osv, "https://mirror.example/osv");
+        assert_eq!(c.feeds.mirrors.kev, "https://mirror.example/kev.json");
+        assert_eq!(c.feeds.mirrors.alpine, "https://secdb.alpinelinux.org");
+        assert_eq!(c.feeds.keep_operations, 5);
+        assert_eq!(cfg(&[]).unwrap().feeds.keep_operations, 3);
+        for (var, value) in [
+            ("LUCID_FEED_MIRROR_EPSS", "not a url"),
+            ("LUCID_FEED_MIRROR_RHEL_OVAL", "::"),
+            ("LUCID_FEED_KEEP_OPERATIONS", "0"),
+            ("LUCID_FEED_KEEP_OPERATIONS", "many"),
+        ] {
+            assert_eq!(
+                cfg(&[(var, value)]).unwrap_err().variable,
+                var,
+                "{var}={value}"
+            );
+        }
     }
 
     #[test]
