@@ -233,6 +233,15 @@ fn feed_folder() -> Result<tempfile::TempDir> {
         "ecosystems/rhel/testdata/cve-2023-38545.json",
         "redhat/csaf/vex/2023/cve-2023-38545.json",
     )?;
+    // An Amazon Linux repository's updateinfo, gzip as published, in a folder named for its release.
+    let updateinfo = std::fs::read(shared_testdata(
+        "ecosystems/amazon/testdata/updateinfo-al2023.xml",
+    ))?;
+    std::fs::create_dir_all(dir.path().join("amazon/2023"))?;
+    std::fs::write(
+        dir.path().join("amazon/2023/updateinfo.xml.gz"),
+        gzip(&updateinfo)?,
+    )?;
     for entry in walk(&shared_testdata("feeds/testdata/osv")) {
         let name = entry.strip_prefix(shared_testdata("feeds/testdata/osv"))?;
         if entry
@@ -335,6 +344,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
         names,
         [
             "alpine/v3.19/main",
+            "amzn/2023",
             "debian-oval/bookworm",
             "epss",
             "kev",
@@ -365,6 +375,7 @@ async fn air_gapped_folder_loads_every_format_and_reruns_cheaply() -> Result<()>
         updaters,
         [
             "alpine/v3.19/main",
+            "amzn/2023",
             "debian-oval/bookworm",
             "epss",
             "kev",
@@ -475,34 +486,69 @@ enum Behaviour {
     Unavailable,
     /// 200 whose body stops halfway through its Content-Length.
     Truncated,
+    /// 200 with a Last-Modified date and no ETag; 304 when If-Modified-Since carries that date.
+    LastModified,
+    /// Headers and half the body, then nothing for longer than any client's read timeout.
+    Stalled,
 }
+
+/// The Last-Modified date the server sends.
+const LAST_MODIFIED: &str = "Wed, 21 Oct 2026 07:28:00 GMT";
 
 struct FeedServer {
     url: String,
+    /// The server's root (`http://127.0.0.1:port`).
+    base: String,
     body: Arc<Mutex<Vec<u8>>>,
+    /// Paths answered with a fixed body (plain 200) whatever the behaviour; others get `body`.
+    routes: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    /// Every requested path, in order.
+    paths: Arc<Mutex<Vec<String>>>,
     behaviour: Arc<Mutex<Behaviour>>,
     requests: Arc<AtomicUsize>,
     conditional: Arc<AtomicUsize>,
+}
+
+/// An HTTP/1.1 response: `status`, one optional extra header line, a `Content-Length` of `length` (which a
+/// misbehaving response sets larger than `body`), then `body`.
+fn http_response(status: &str, header: &str, body: &[u8], length: usize) -> Vec<u8> {
+    let header = if header.is_empty() {
+        String::new()
+    } else {
+        format!("{header}\r\n")
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\n{header}content-length: {length}\r\nconnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 /// A minimal HTTP/1.1 server written for the test: it must misbehave on purpose (truncated bodies), which
 /// well-behaved server libraries do not do.
 async fn feed_server(body: Vec<u8>) -> Result<FeedServer> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/v3.19/main.json", listener.local_addr()?);
+    let base = format!("http://{}", listener.local_addr()?);
+    let url = format!("{base}/v3.19/main.json");
     let body = Arc::new(Mutex::new(body));
+    let routes: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>> = Arc::default();
+    let paths: Arc<Mutex<Vec<String>>> = Arc::default();
     let behaviour = Arc::new(Mutex::new(Behaviour::Validators));
     let requests = Arc::new(AtomicUsize::new(0));
     let conditional = Arc::new(AtomicUsize::new(0));
-    let (b, m, r, c) = (
+    let (b, m, r, c, routes_, paths_) = (
         body.clone(),
         behaviour.clone(),
         requests.clone(),
         conditional.clone(),
+        routes.clone(),
+        paths.clone(),
     );
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let (b, m, r, c) = (b.clone(), m.clone(), r.clone(), c.clone());
+            let (routes, paths) = (routes_.clone(), paths_.clone());
             tokio::spawn(async move {
                 let mut request = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -514,38 +560,48 @@ async fn feed_server(body: Vec<u8>) -> Result<FeedServer> {
                 }
                 r.fetch_add(1, Ordering::SeqCst);
                 let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
-                let body = b.lock().expect("lock").clone();
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                paths.lock().expect("lock").push(path.clone());
+                let routed = routes.lock().expect("lock").get(&path).cloned();
+                let body = routed
+                    .clone()
+                    .unwrap_or_else(|| b.lock().expect("lock").clone());
                 let etag = format!("\"{}\"", body.len());
-                let behaviour = *m.lock().expect("lock");
+                let behaviour = if routed.is_some() {
+                    Behaviour::Plain
+                } else {
+                    *m.lock().expect("lock")
+                };
                 let response: Vec<u8> = match behaviour {
+                    Behaviour::Validators if text.contains(&format!("if-none-match: {etag}")) => {
+                        c.fetch_add(1, Ordering::SeqCst);
+                        http_response("304 Not Modified", &format!("etag: {etag}"), &[], 0)
+                    }
                     Behaviour::Validators => {
-                        if text.contains(&format!("if-none-match: {etag}")) {
+                        http_response("200 OK", &format!("etag: {etag}"), &body, body.len())
+                    }
+                    Behaviour::Plain => http_response("200 OK", "", &body, body.len()),
+                    Behaviour::Unavailable => http_response("503 Service Unavailable", "", &[], 0),
+                    Behaviour::Truncated => {
+                        http_response("200 OK", "", &body[..body.len() / 2], body.len())
+                    }
+                    Behaviour::LastModified => {
+                        let header = format!("last-modified: {LAST_MODIFIED}");
+                        if text.contains(&format!(
+                            "if-modified-since: {}",
+                            LAST_MODIFIED.to_ascii_lowercase()
+                        )) {
                             c.fetch_add(1, Ordering::SeqCst);
-                            format!("HTTP/1.1 304 Not Modified\r\netag: {etag}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").into_bytes()
+                            http_response("304 Not Modified", &header, &[], 0)
                         } else {
-                            let mut head = format!("HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes();
-                            head.extend_from_slice(&body);
-                            head
+                            http_response("200 OK", &header, &body, body.len())
                         }
                     }
-                    Behaviour::Plain => {
-                        let mut head = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        head.extend_from_slice(&body);
-                        head
-                    }
-                    Behaviour::Unavailable => b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec(),
-                    Behaviour::Truncated => {
-                        let mut head = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        head.extend_from_slice(&body[..body.len() / 2]);
-                        head
+                    Behaviour::Stalled => {
+                        let half = http_response("200 OK", "", &body[..body.len() / 2], body.len());
+                        let _ = socket.write_all(&half).await;
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
                     }
                 };
                 let _ = socket.write_all(&response).await;
@@ -555,7 +611,10 @@ async fn feed_server(body: Vec<u8>) -> Result<FeedServer> {
     });
     Ok(FeedServer {
         url,
+        base,
         body,
+        routes,
+        paths,
         behaviour,
         requests,
         conditional,
@@ -645,6 +704,192 @@ async fn http_feeds_are_conditional_and_failures_keep_the_previous_data() -> Res
     Ok(())
 }
 
+#[tokio::test]
+async fn last_modified_only_servers_and_stalled_bodies() -> Result<()> {
+    let db = harness::database().await?;
+    let secdb = std::fs::read(shared_testdata(
+        "ecosystems/alpine/testdata/v3.19-main.json",
+    ))?;
+    let server = feed_server(secdb).await?;
+    *server.behaviour.lock().expect("lock") = Behaviour::LastModified;
+    let source = FeedSource {
+        name: "alpine/v3.19/main".to_owned(),
+        origin: Origin::Url(server.url.clone()),
+        format: FeedFormat::AlpineSecdb,
+    };
+    // A short read timeout, so a stalled body fails in a second rather than the production minute.
+    let http = reqwest::Client::builder()
+        .read_timeout(Duration::from_millis(500))
+        .build()?;
+    let updater = FeedUpdater::new(
+        FeedStore::new(db.clone()),
+        http,
+        None,
+        UpdaterOptions {
+            fetch: FetchOptions {
+                retries: 1,
+                backoff: Duration::from_millis(20),
+                ..FetchOptions::default()
+            },
+            keep_operations: 2,
+        },
+    );
+
+    let first = updater.run_source(&source).await;
+    assert!(
+        matches!(first.outcome, SourceOutcome::Updated(_)),
+        "{first:?}"
+    );
+    let live = updater.store().latest("alpine/v3.19/main").await?;
+    // Only Last-Modified: sent back as If-Modified-Since, answered 304, nothing written.
+    let second = updater.run_source(&source).await;
+    assert_eq!(second.outcome, SourceOutcome::Unchanged);
+    assert_eq!(server.conditional.load(Ordering::SeqCst), 1);
+    let status = updater.store().feed_status().await?;
+    assert!(
+        status[0]
+            .fingerprint
+            .contains(&format!("last-modified={LAST_MODIFIED}")),
+        "{}",
+        status[0].fingerprint
+    );
+
+    // A server that stalls mid-body: the read times out, is retried, then the source fails with the
+    // reason recorded and the previous data stays live.
+    *server.behaviour.lock().expect("lock") = Behaviour::Stalled;
+    let before = server.requests.load(Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let stalled = updater.run_source(&source).await;
+    let SourceOutcome::Failed(reason) = &stalled.outcome else {
+        panic!("{stalled:?}");
+    };
+    assert!(reason.contains("fetch failed"), "{reason}");
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst) - before,
+        2,
+        "one retry"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "timeouts bound the run"
+    );
+    assert_eq!(updater.store().latest("alpine/v3.19/main").await?, live);
+    let status = updater.store().feed_status().await?;
+    assert!(!status[0].last_error.is_empty());
+    Ok(())
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
+}
+
+#[tokio::test]
+async fn amazon_updateinfo_is_found_through_the_mirror_list_and_repomd() -> Result<()> {
+    use sha2::Digest as _;
+    let db = harness::database().await?;
+    let server = feed_server(Vec::new()).await?;
+    let publish = |updateinfo: &[u8], revision: &str| -> Result<()> {
+        let compressed = gzip(updateinfo)?;
+        let checksum = hex::encode(sha2::Sha256::digest(&compressed));
+        let location = format!("repodata/{revision}-updateinfo.xml.gz");
+        let repomd = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<repomd xmlns="http://linux.duke.edu/metadata/repo">
+  <revision>{revision}</revision>
+  <data type="updateinfo">
+    <checksum type="sha256">{checksum}</checksum>
+    <location href="{location}"/>
+  </data>
+</repomd>"#
+        );
+        let mut routes = server.routes.lock().expect("lock");
+        routes.insert(
+            "/al2023/core/mirrors/latest/x86_64/mirror.list".into(),
+            format!("{}/al2023/core/guids/abc/x86_64/\n", server.base).into_bytes(),
+        );
+        routes.insert(
+            "/al2023/core/guids/abc/x86_64/repodata/repomd.xml".into(),
+            repomd.into_bytes(),
+        );
+        routes.insert(
+            format!("/al2023/core/guids/abc/x86_64/{location}"),
+            compressed,
+        );
+        Ok(())
+    };
+    let original = std::fs::read(shared_testdata(
+        "ecosystems/amazon/testdata/updateinfo-al2023.xml",
+    ))?;
+    publish(&original, "1")?;
+    let mirrors = catalog::FeedMirrors {
+        amazon: server.base.clone(),
+        ..catalog::FeedMirrors::default()
+    };
+    let source = catalog::online(&mirrors)
+        .into_iter()
+        .find(|s| s.name == "amzn/2023")
+        .expect("amzn/2023 in the catalog");
+    let updater = updater(&db, None)?;
+
+    let first = updater.run_source(&source).await;
+    let SourceOutcome::Updated(ops) = &first.outcome else {
+        panic!("{first:?}");
+    };
+    assert_eq!(ops[0].added, 5, "{ops:?}");
+    assert_eq!(live_names(&db, "amzn/2023").await?.len(), 5);
+
+    // Unchanged: the mirror list and repomd only; the updateinfo itself is not downloaded again.
+    server.paths.lock().expect("lock").clear();
+    let second = updater.run_source(&source).await;
+    assert_eq!(second.outcome, SourceOutcome::Unchanged);
+    let paths = server.paths.lock().expect("lock").clone();
+    assert_eq!(
+        paths,
+        [
+            "/al2023/core/mirrors/latest/x86_64/mirror.list",
+            "/al2023/core/guids/abc/x86_64/repodata/repomd.xml"
+        ]
+    );
+
+    // A new revision without the openssl advisory: a new operation that removes it.
+    let text = String::from_utf8(original)?;
+    let start = text.find("<update author").and_then(|first| {
+        text[first + 1..]
+            .find("<update author")
+            .map(|second| first + 1 + second)
+    });
+    let start = start.expect("second update");
+    let end = start + text[start..].find("</update>").expect("end") + "</update>".len();
+    let without_openssl = format!("{}{}", &text[..start], &text[end..]);
+    publish(without_openssl.as_bytes(), "2")?;
+    let third = updater.run_source(&source).await;
+    let SourceOutcome::Updated(ops) = &third.outcome else {
+        panic!("{third:?}");
+    };
+    assert_eq!((ops[0].added, ops[0].removed), (0, 1), "{ops:?}");
+    assert!(
+        !live_names(&db, "amzn/2023")
+            .await?
+            .contains(&"ALAS2023-2024-500".to_owned())
+    );
+
+    // A repository whose repomd names no updateinfo fails with that reason; the data stays live.
+    server.routes.lock().expect("lock").insert(
+        "/al2023/core/guids/abc/x86_64/repodata/repomd.xml".into(),
+        b"<repomd><revision>3</revision></repomd>".to_vec(),
+    );
+    let fourth = updater.run_source(&source).await;
+    let SourceOutcome::Failed(reason) = &fourth.outcome else {
+        panic!("{fourth:?}");
+    };
+    assert!(reason.contains("no updateinfo"), "{reason}");
+    assert_eq!(live_names(&db, "amzn/2023").await?.len(), 4);
+    Ok(())
+}
+
 #[test]
 fn online_catalog_names_every_public_source() {
     let sources = catalog::online(&catalog::FeedMirrors::default());
@@ -659,6 +904,8 @@ fn online_catalog_names_every_public_source() {
         "wolfi",
         "chainguard",
         "rhel-oval/9",
+        "amzn/2023",
+        "amzn/2",
         "nvd/2024",
         "kev",
         "epss",

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use lucid::ecosystems::{alpine, debian, rhel, ubuntu};
+use lucid::ecosystems::{alpine, amazon, debian, rhel, ubuntu};
 use lucid::feeds::enrichment::Enrichment;
 use lucid::feeds::store::FeedStore;
 use lucid::feeds::{osv, oval};
@@ -533,6 +533,73 @@ async fn rhel_family_matches_by_major_release_and_module() -> Result<()> {
     Ok(())
 }
 
+#[tokio::test]
+async fn amazon_linux_matches_alas_by_release_with_epochs() -> Result<()> {
+    let updateinfo = |file: &str| {
+        amazon::updateinfo::parse_updateinfo(
+            &testdata(&format!("ecosystems/amazon/testdata/{file}"))[..],
+        )
+    };
+    let (_db, matcher) = matcher_with(&[
+        ("amzn/2023", updateinfo("updateinfo-al2023.xml")?),
+        ("amzn/2", updateinfo("updateinfo-al2.xml")?),
+    ])
+    .await?;
+
+    let report = matcher
+        .vulnerability_report(&rpm_image(
+            "amzn",
+            "2023",
+            &[
+                // Before ALAS2023-2023-001's build: affected.
+                ("rsyslog", "8.2204.0-2.amzn2023.0.1", ""),
+                // The fixed build itself: not affected.
+                ("curl-minimal", "8.5.0-1.amzn2023.0.2", ""),
+                // Epoch 1 counts: 1:3.0.8-1…0.11 is older than the fix 1:3.0.8-1…0.12.
+                ("openssl-libs", "1:3.0.8-1.amzn2023.0.11", ""),
+                // A package only an Amazon Linux 2 advisory names.
+                ("glibc", "2.34-52.amzn2023.0.8", ""),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "rsyslog"),
+        pairs(&[("ALAS2023-2023-001", "8.2204.0-3.amzn2023.0.1")])
+    );
+    assert!(hits_of(&report, "curl-minimal").is_empty());
+    assert_eq!(
+        hits_of(&report, "openssl-libs"),
+        pairs(&[("ALAS2023-2024-500", "1:3.0.8-1.amzn2023.0.12")])
+    );
+    assert!(
+        hits_of(&report, "glibc").is_empty(),
+        "AL2 advisories stay on AL2"
+    );
+    assert!(
+        report.warnings.is_empty(),
+        "amzn 2023 is covered: {:?}",
+        report.warnings
+    );
+
+    // Amazon Linux 2 gets its own advisories.
+    let report = matcher
+        .vulnerability_report(&rpm_image(
+            "amzn",
+            "2",
+            &[
+                ("glibc", "2.26-63.amzn2", ""),
+                ("rsyslog", "8.24.0-57.amzn2", ""),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "glibc"),
+        pairs(&[("ALAS2-2023-2290", "2.26-64.amzn2.0.3")])
+    );
+    assert!(hits_of(&report, "rsyslog").is_empty());
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Language ecosystems: OSV ranges, versions lists, name normalization.
 // ---------------------------------------------------------------------------------------------------------
@@ -818,8 +885,8 @@ async fn a_report_before_any_feed_loaded_says_so() -> Result<()> {
     );
 
     // OS packages of a distribution no feed covers are flagged too.
-    let amazon = rpm_image("amzn", "2023", &[("curl", "8.5.0-1.amzn2023.0.4", "")]);
-    let report = matcher.vulnerability_report(&amazon).await?;
+    let suse = rpm_image("sles", "15.5", &[("curl", "8.0.1-150400.5.41.1", "")]);
+    let report = matcher.vulnerability_report(&suse).await?;
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert_eq!(
         report.warnings[0].code,

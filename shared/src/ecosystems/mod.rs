@@ -9,6 +9,7 @@
 //! Adding an ecosystem touches its folder plus the registry lines in this file.
 
 pub mod alpine;
+pub mod amazon;
 pub mod apk;
 pub mod cargo;
 pub mod debian;

@@ -21,6 +21,9 @@ pub struct FeedMirrors {
     pub debian_tracker: String,
     /// Red Hat OVAL v2: `<base>/RHEL<major>/rhel-<major>.oval.xml.bz2`.
     pub rhel_oval: String,
+    /// Amazon Linux repositories: `<base>/al2023/core/mirrors/latest/x86_64/mirror.list` (2023) and
+    /// `<base>/2/core/latest/x86_64/mirror.list` (2), each leading to a repository's updateinfo.
+    pub amazon: String,
     /// Wolfi's secdb (`<base>/os/security.json`).
     pub wolfi: String,
     /// Chainguard's secdb (`<base>/chainguard/security.json`).
@@ -41,6 +44,7 @@ impl Default for FeedMirrors {
             ubuntu: "https://security-metadata.canonical.com/oval".to_owned(),
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".to_owned(),
             rhel_oval: "https://security.access.redhat.com/data/oval/v2".to_owned(),
+            amazon: "https://cdn.amazonlinux.com".to_owned(),
             wolfi: "https://packages.wolfi.dev".to_owned(),
             chainguard: "https://packages.cgr.dev".to_owned(),
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
@@ -71,6 +75,13 @@ const ALPINE_REPOS: &[&str] = &["main", "community"];
 
 /// RHEL major releases with OVAL v2 data (RHEL-family images — CentOS, Rocky, Alma — match them too).
 pub const RHEL_MAJORS: &[&str] = &["7", "8", "9"];
+
+/// Amazon Linux releases with a live repository, and the path of its mirror list under the mirror base.
+/// (Amazon Linux 1 reached end of life; its `ALAS-` advisories still load from a folder.)
+pub const AMAZON_RELEASES: &[(&str, &str)] = &[
+    ("2023", "al2023/core/mirrors/latest/x86_64/mirror.list"),
+    ("2", "2/core/latest/x86_64/mirror.list"),
+];
 
 /// Ubuntu series with CVE OVAL (LTS and current releases).
 pub const UBUNTU_SERIES: &[&str] = &["bionic", "focal", "jammy", "noble", "plucky", "questing"];
@@ -117,6 +128,16 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
             format: FeedFormat::RhelOval {
                 major: (*major).to_owned(),
             },
+        });
+    }
+    for (release, path) in AMAZON_RELEASES {
+        sources.push(FeedSource {
+            name: format!("amzn/{release}"),
+            origin: Origin::YumRepository(format!(
+                "{}/{path}",
+                mirrors.amazon.trim_end_matches('/')
+            )),
+            format: FeedFormat::AmazonUpdateinfo,
         });
     }
     for (did, url) in [
@@ -234,6 +255,14 @@ fn classify(path: &Path) -> Option<Classified> {
             FeedFormat::RhelOval {
                 major: major.to_owned(),
             },
+        ));
+    }
+    // Amazon Linux: a repository's updateinfo (`updateinfo.xml[.gz]`, or repodata's `<hash>-updateinfo…`),
+    // in a folder named for its release (`2023/updateinfo.xml.gz`); advisory ids carry the release too.
+    if lower.ends_with("updateinfo.xml") || lower.ends_with("updateinfo.xml.gz") {
+        return Some(Classified::Single(
+            format!("amzn/{parent}"),
+            FeedFormat::AmazonUpdateinfo,
         ));
     }
     // The Debian security tracker export, saved under a recognisable name.

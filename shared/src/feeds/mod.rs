@@ -10,6 +10,7 @@
 //! | Ubuntu OVAL | `ubuntu` | `ubuntu` / series (`jammy`) | false |
 //! | Alpine secdb | `alpine` | `alpine` / branch (`3.19`, `edge`) | true (origin) |
 //! | Red Hat VEX / OVAL | `rhel` | `rhel` / major (`9`) | false |
+//! | Amazon Linux updateinfo (ALAS) | `amzn` | `amzn` / `2023`, `2`, `2018.03` | false |
 //! | OSV | `osv/<OSV ecosystem>` | none | false |
 //!
 //! Distro records: `ranges` is `[{fixed: v}]` for a fixed vulnerability and empty (every version) when no fix

@@ -368,17 +368,49 @@ fn collect_criterions<'a>(
     }
 }
 
-/// A small element tree for one table entry (definition, test, …), built while streaming.
+/// A small element tree for one table entry (definition, test, …), built while streaming. Other streamed XML
+/// feeds (Amazon's `updateinfo.xml`) collect their entries with it too.
 #[derive(Debug, Default)]
-struct Element {
-    name: String,
+pub(crate) struct Element {
+    pub(crate) name: String,
     attributes: Vec<(String, String)>,
-    children: Vec<Element>,
+    pub(crate) children: Vec<Element>,
     text: String,
 }
 
 impl Element {
-    fn from_start(start: &BytesStart<'_>) -> Result<Element, OvalError> {
+    /// Appends a text-bearing event (text, CDATA, a character or predefined entity reference) to the
+    /// element's text; other events are ignored.
+    pub(crate) fn push_text<R>(
+        &mut self,
+        reader: &Reader<R>,
+        event: &Event<'_>,
+    ) -> Result<(), OvalError> {
+        match event {
+            Event::Text(text) => self.text.push_str(&text.xml10_content()),
+            Event::CData(data) => self.text.push_str(&data.xml10_content()),
+            Event::GeneralRef(reference) => {
+                match reference
+                    .resolve_char_ref()
+                    .map_err(|e| xml_error(reader, e))?
+                {
+                    Some(c) => self.text.push(c),
+                    None => {
+                        let name = reference.xml10_content();
+                        let replacement = quick_xml::escape::resolve_predefined_entity(&name)
+                            .ok_or_else(|| {
+                                OvalError::UnknownEntity(name.chars().take(40).collect())
+                            })?;
+                        self.text.push_str(replacement);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn from_start(start: &BytesStart<'_>) -> Result<Element, OvalError> {
         let mut attributes = Vec::new();
         for attribute in start.attributes() {
             let attribute = attribute.map_err(|e| OvalError::Xml {
@@ -404,14 +436,14 @@ impl Element {
         })
     }
 
-    fn attribute(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
-    fn required(&self, name: &'static str) -> Result<String, OvalError> {
+    pub(crate) fn required(&self, name: &'static str) -> Result<String, OvalError> {
         self.attribute(name)
             .map(str::to_owned)
             .ok_or_else(|| OvalError::MissingAttribute {
@@ -420,15 +452,18 @@ impl Element {
             })
     }
 
-    fn child(&self, name: &str) -> Option<&Element> {
+    pub(crate) fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
     }
 
-    fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+    pub(crate) fn children_named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.text.trim().to_owned()
     }
 }
@@ -458,7 +493,7 @@ impl Section {
     }
 }
 
-fn xml_error<R>(reader: &Reader<R>, error: impl std::fmt::Display) -> OvalError {
+pub(crate) fn xml_error<R>(reader: &Reader<R>, error: impl std::fmt::Display) -> OvalError {
     OvalError::Xml {
         position: reader.error_position(),
         message: error.to_string(),
@@ -572,32 +607,9 @@ fn parse_buffered(input: impl BufRead) -> Result<OvalDocument, OvalError> {
                 }
                 depth = depth.saturating_sub(1);
             }
-            Event::Text(text) => {
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
                 if let Some(element) = open.last_mut() {
-                    element.text.push_str(&text.xml10_content());
-                }
-            }
-            Event::CData(data) => {
-                if let Some(element) = open.last_mut() {
-                    element.text.push_str(&data.xml10_content());
-                }
-            }
-            Event::GeneralRef(reference) => {
-                if let Some(element) = open.last_mut() {
-                    let resolved = reference
-                        .resolve_char_ref()
-                        .map_err(|e| xml_error(&reader, e))?;
-                    match resolved {
-                        Some(c) => element.text.push(c),
-                        None => {
-                            let name = reference.xml10_content();
-                            let replacement = quick_xml::escape::resolve_predefined_entity(&name)
-                                .ok_or_else(|| {
-                                OvalError::UnknownEntity(name.chars().take(40).collect())
-                            })?;
-                            element.text.push_str(replacement);
-                        }
-                    }
+                    element.push_text(&reader, &event)?;
                 }
             }
             Event::Eof => break,

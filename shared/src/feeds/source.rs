@@ -14,7 +14,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 
 use super::FeedError;
-use crate::ecosystems::{alpine, debian, rhel, ubuntu};
+use crate::ecosystems::{alpine, amazon, debian, rhel, ubuntu};
 use crate::error_chain;
 use crate::feeds::enrichment::{self, Enrichment};
 use crate::feeds::{osv, oval};
@@ -41,6 +41,8 @@ pub enum FeedFormat {
     RhelVex,
     /// One Red Hat OVAL file (plain or `.bz2`) for a RHEL major release.
     RhelOval { major: String },
+    /// A yum repository's `updateinfo.xml` (plain or gzip): Amazon Linux's ALAS advisories.
+    AmazonUpdateinfo,
     /// Enrichment: an NVD CVE JSON 2.0 feed (plain or gzip).
     Nvd,
     /// Enrichment: CISA's KEV catalog JSON.
@@ -154,6 +156,9 @@ impl FeedFormat {
                 FeedFormat::RhelOval { major } => {
                     rhel::oval::parse_oval(decompressed(open(path)?, source)?, major)
                 }
+                FeedFormat::AmazonUpdateinfo => {
+                    amazon::updateinfo::parse_updateinfo(decompressed(open(path)?, source)?)
+                }
                 FeedFormat::DebianTracker => debian::tracker::parse_tracker_json(open(path)?),
                 FeedFormat::OsvZip => osv::parse_zip(BufReader::new(open(path)?)),
                 FeedFormat::OsvFiles => {
@@ -216,6 +221,10 @@ pub enum Origin {
     Url(String),
     /// Local files (air-gapped: `lucid update --from DIR`).
     Files(Vec<PathBuf>),
+    /// A yum repository's `updateinfo`, found through the repository's `mirror.list` (when the URL ends
+    /// so) or base URL, then its `repodata/repomd.xml`. The repomd checksum is the fingerprint, so an
+    /// unchanged feed costs the two small metadata requests.
+    YumRepository(String),
 }
 
 /// One feed source: a stable name (the run lock, status row and, for most formats, the updater name of
@@ -347,11 +356,17 @@ impl FeedSource {
                     _download: None,
                 })
             }
-            Origin::Url(url) => {
+            Origin::Url(url) | Origin::YumRepository(url) => {
                 let previous = Fingerprint::parse(previous);
                 let mut attempt = 0;
                 loop {
-                    match self.download(http, url, &previous, options).await {
+                    let result = if matches!(self.origin, Origin::YumRepository(_)) {
+                        self.download_updateinfo(http, url, &previous, options)
+                            .await
+                    } else {
+                        self.download(http, url, &previous, options).await
+                    };
+                    match result {
                         Err(FeedError::Fetch {
                             retryable: true, ..
                         }) if attempt < options.retries => {
@@ -366,6 +381,107 @@ impl FeedSource {
                 }
             }
         }
+    }
+
+    /// Resolves a yum repository's updateinfo (mirror list → `repomd.xml` → location) and downloads it
+    /// unless the repomd checksum equals the previous fingerprint's.
+    async fn download_updateinfo(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        previous: &Fingerprint,
+        options: &FetchOptions,
+    ) -> Result<Fetch, FeedError> {
+        /// Mirror lists and `repomd.xml` are a few KiB; anything larger is not one.
+        const METADATA_LIMIT: u64 = 1 << 20;
+        let base = if url.ends_with("mirror.list") {
+            let list = self.get_small(http, url, METADATA_LIMIT).await?;
+            String::from_utf8_lossy(&list)
+                .lines()
+                .map(str::trim)
+                .find(|line| line.starts_with("http://") || line.starts_with("https://"))
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    FeedError::malformed(
+                        &self.name,
+                        format!("{url}: no repository URL in the mirror list"),
+                    )
+                })?
+        } else {
+            url.to_owned()
+        };
+        let base = base.trim_end_matches('/');
+        let repomd_url = format!("{base}/repodata/repomd.xml");
+        let repomd = self.get_small(http, &repomd_url, METADATA_LIMIT).await?;
+        let entry = amazon::updateinfo::parse_repomd(&repomd)
+            .map_err(|e| FeedError::malformed(&self.name, format!("{repomd_url}: {e}")))?
+            .ok_or_else(|| {
+                FeedError::malformed(
+                    &self.name,
+                    format!("{repomd_url}: the repository publishes no updateinfo"),
+                )
+            })?;
+        if previous.sha256 == entry.checksum {
+            return Ok(Fetch::Unchanged);
+        }
+        let location = format!("{base}/{}", entry.location.trim_start_matches('/'));
+        match self
+            .download(http, &location, &Fingerprint::default(), options)
+            .await?
+        {
+            Fetch::Changed {
+                files, _download, ..
+            } => Ok(Fetch::Changed {
+                fingerprint: Fingerprint {
+                    sha256: entry.checksum,
+                    ..Fingerprint::default()
+                }
+                .render(),
+                files,
+                _download,
+            }),
+            Fetch::Unchanged => Ok(Fetch::Unchanged),
+        }
+    }
+
+    /// A small metadata document, whole.
+    async fn get_small(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, FeedError> {
+        let fetch_error = |reason: String, retryable: bool| FeedError::Fetch {
+            feed: self.name.clone(),
+            reason,
+            retryable,
+        };
+        let mut response = http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| fetch_error(format!("GET {url}: {}", error_chain(&e)), true))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retryable =
+                status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+            return Err(fetch_error(format!("GET {url}: HTTP {status}"), retryable));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| fetch_error(format!("GET {url}: body: {}", error_chain(&e)), true))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > limit {
+                return Err(fetch_error(
+                    format!("GET {url}: body exceeds {limit} bytes"),
+                    false,
+                ));
+            }
+        }
+        Ok(body)
     }
 
     async fn download(

@@ -9,6 +9,7 @@
 //! | apk on Alpine | `apk`, `alpine`, [`alpine::release_of_distribution`] (`3.19`, `edge`) | origin package |
 //! | apk on Wolfi / Chainguard | `apk`, `wolfi` / `chainguard`, empty | origin package |
 //! | rpm on RHEL, CentOS, Rocky, AlmaLinux | `rpm`, `rhel`, major of `VERSION_ID` | binary package, same module stream |
+//! | rpm on Amazon Linux | `rpm`, `amzn`, `VERSION_ID` (`2023`, `2`, `2018.03`) | binary package |
 //! | language packages | their ecosystem, empty, empty | the package |
 //!
 //! Which of the binary or the source name a record is compared with is the record's own
@@ -192,6 +193,13 @@ pub fn os_namespace(ecosystem: Ecosystem, d: &ReportDistribution) -> Option<Name
                 return None;
             }
             ("rhel", major.to_owned())
+        }
+        (Ecosystem::Rpm, "amzn") => {
+            let release = d.version_id.trim();
+            if release.is_empty() {
+                return None;
+            }
+            ("amzn", release.to_owned())
         }
         _ => return None,
     };
@@ -392,7 +400,13 @@ mod tests {
             (Rpm, distribution("centos", "7", ""), ns(Rpm, "rhel", "7")),
             (Rpm, distribution("rhel", "", ""), None),
             // No feed/rule: Amazon Linux, SUSE; and mismatched formats.
-            (Rpm, distribution("amzn", "2023", ""), None),
+            (
+                Rpm,
+                distribution("amzn", "2023", ""),
+                ns(Rpm, "amzn", "2023"),
+            ),
+            (Rpm, distribution("amzn", "2", ""), ns(Rpm, "amzn", "2")),
+            (Rpm, distribution("amzn", "", ""), None),
             (Rpm, distribution("sles", "15.5", ""), None),
             (Dpkg, distribution("alpine", "3.19.1", ""), None),
         ];
@@ -455,7 +469,7 @@ mod tests {
             .insert("1".into(), distribution("debian", "12", "bookworm"));
         index
             .distributions
-            .insert("2".into(), distribution("amzn", "2023", ""));
+            .insert("2".into(), distribution("sles", "15.5", ""));
         let package =
             |name: &str, version: &str, eco: &str, source: Option<(&str, &str)>| ReportPackage {
                 name: name.into(),
@@ -494,9 +508,10 @@ mod tests {
         index
             .packages
             .insert("3".into(), package("PyYAML", "5.3", "pypi", None));
-        index
-            .packages
-            .insert("4".into(), package("curl", "8.5.0-1.amzn2023", "rpm", None));
+        index.packages.insert(
+            "4".into(),
+            package("curl", "8.0.1-150400.5.41.1", "rpm", None),
+        );
         index.environments.insert("4".into(), env("2"));
         index
             .packages
@@ -533,7 +548,7 @@ mod tests {
             plan.warnings,
             [ReportWarning::new(
                 ReportWarning::UNSUPPORTED_DISTRIBUTION,
-                "1 OS package(s) on amzn 2023 were not checked: no feed covers this distribution \
+                "1 OS package(s) on sles 15.5 were not checked: no feed covers this distribution \
                  or release"
             )]
         );
