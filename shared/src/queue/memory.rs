@@ -73,7 +73,10 @@ impl MemoryQueue {
     }
 
     fn push(&self, bodies: &[String]) {
-        let now = Instant::now();
+        self.push_at(bodies, Instant::now());
+    }
+
+    fn push_at(&self, bodies: &[String], now: Instant) {
         let mut st = self.lock();
         for body in bodies {
             st.messages.push_back(Entry {
@@ -137,6 +140,14 @@ impl MemoryQueue {
 impl Queue for MemoryQueue {
     async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
         self.push(bodies);
+        Ok(())
+    }
+
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        self.push_at(
+            &[body.to_owned()],
+            Instant::now() + delay.min(super::MAX_DELAY),
+        );
         Ok(())
     }
 
