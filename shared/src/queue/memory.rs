@@ -194,6 +194,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn delayed_messages_stay_hidden_until_their_delay_passes() {
+        let q = MemoryQueue::new("t", Duration::from_secs(30));
+        q.send_delayed("later", Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert!(
+            q.receive(10, Duration::from_millis(50), None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let got = q.receive(10, Duration::from_secs(2), None).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "later");
+    }
+
+    #[tokio::test]
     async fn send_receive_delete_in_batches() {
         let q = MemoryQueue::new("q", Duration::from_secs(30));
         q.send_batch(&bodies(25)).await.unwrap();
