@@ -27,6 +27,7 @@ pub async fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<ExitCod
         }
     );
     let _ = std::io::stdout().flush();
+    let (notifier, stop_notifier) = spawn_notifier(&services, addr);
     lucid::api::server::serve_with_worker(
         listener,
         api,
@@ -34,8 +35,38 @@ pub async fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<ExitCod
         shutdown_signal(),
     )
     .await?;
+    let _ = stop_notifier.send(true);
+    if let Err(e) = notifier.await {
+        tracing::error!(error = %e, "the notifier worker ended abnormally");
+    }
     services.shutdown().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The in-process notifier: feed diffs queued by updates → notifications → deliveries, with maintenance
+/// every five minutes. Webhook callbacks point at this server unless `LUCID_NOTIFIER_CALLBACK_URL` is set.
+fn spawn_notifier(
+    services: &Services,
+    addr: SocketAddr,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let mut notifier = lucid::notifier::Notifier::for_services(services);
+    if notifier.config().callback_url.is_none() {
+        notifier = notifier.with_callback_url(format!(
+            "http://{addr}{}/",
+            lucid::api::notifier_v1::NOTIFICATION
+        ));
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(lucid::notifier::run_worker(
+        notifier,
+        services.notify_queue.clone(),
+        std::time::Duration::from_secs(300),
+        stopped,
+    ));
+    (worker, stop)
 }
 
 async fn shutdown_signal() {

@@ -15,7 +15,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> ConfigError {
         ConfigError {
             variable,
             problem: problem.into(),
@@ -78,6 +78,8 @@ pub struct Config {
     /// `LUCID_HOME`: the data directory of the embedded default.
     pub home: PathBuf,
     pub feeds: FeedConfig,
+    /// `LUCID_SUBSCRIBERS`, `LUCID_NOTIFIER_*`, `LUCID_WEBHOOK_*`: see [`crate::notifier::NotifierConfig`].
+    pub notifier: crate::notifier::NotifierConfig,
 }
 
 /// Which vulnerability feeds the updater runs, and from where.
@@ -260,7 +262,9 @@ impl Config {
         };
 
         let database_host = get("LUCID_DATABASE_HOST");
+        let notifier = crate::notifier::NotifierConfig::from_lookup(&get)?;
         Ok(Config {
+            notifier,
             database_host,
             feeds,
             database_url,
@@ -360,7 +364,7 @@ pub fn database_url_from_secret(secret: &str) -> Result<String, ConfigError> {
     Ok(url.to_string())
 }
 
-fn parse_number(
+pub(crate) fn parse_number(
     var: &'static str,
     value: Option<String>,
     default: usize,
@@ -379,7 +383,7 @@ fn parse_number(
     Ok(n)
 }
 
-fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),

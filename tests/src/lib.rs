@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub mod images;
+pub mod notify;
+pub mod webhook;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lucid::store::Database;

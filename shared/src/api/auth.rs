@@ -105,6 +105,32 @@ impl Verifier {
     }
 }
 
+/// Issuer of the tokens Lucid's notifier signs its webhooks with, as Clair's.
+pub const NOTIFIER_ISSUER: &str = "clair-notifier";
+
+/// A token for an outgoing request, as Clair signs one (HS256, `iss`, `iat` now, `nbf` a minute ago,
+/// `exp` in a minute), so receivers verify it with the same pre-shared key.
+pub fn sign(config: &AuthConfig, issuer: &str) -> Result<String, AuthError> {
+    #[derive(serde::Serialize)]
+    struct Outgoing<'a> {
+        iss: &'a str,
+        iat: u64,
+        nbf: u64,
+        exp: u64,
+    }
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = Outgoing {
+        iss: issuer,
+        iat: now,
+        nbf: now.saturating_sub(60),
+        exp: now + 60,
+    };
+    let key = jsonwebtoken::EncodingKey::from_secret(&config.key)
+        .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|e| AuthError::Invalid(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use jsonwebtoken::{EncodingKey, Header, encode};
@@ -157,6 +183,26 @@ mod tests {
             Algorithm::HS256,
         );
         assert_eq!(v.verify(&headers(&t)), Ok(()));
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_the_same_key() {
+        let config = AuthConfig {
+            key: KEY.to_vec(),
+            issuers: vec![NOTIFIER_ISSUER.to_owned()],
+        };
+        let token = sign(&config, NOTIFIER_ISSUER).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        assert_eq!(Verifier::new(&config).verify(&headers), Ok(()));
+        let other = AuthConfig {
+            key: b"another key, 32 bytes long......".to_vec(),
+            issuers: Vec::new(),
+        };
+        assert!(Verifier::new(&other).verify(&headers).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   `GET`/`DELETE /indexer/api/v1/index_report/{digest}`, `GET /indexer/api/v1/index_state`.
 //! - Clair v4 matcher ([`matcher_v1`]): `GET /matcher/api/v1/vulnerability_report/{digest}` (404 until the
 //!   index report is finished).
+//! - Clair v4 notifier ([`notifier_v1`]): `GET`/`DELETE /notifier/api/v1/notification/{id}` (paged).
 //! - Lucid's upload route `PUT /lucid/api/v1/layers/{digest}`: the local counterpart of a presigned S3 PUT.
 //!
 //! Every route but health requires a PSK JWT when `LUCID_PSK` is set ([`auth`]).
@@ -18,6 +19,7 @@
 pub mod auth;
 pub mod indexer_v1;
 pub mod matcher_v1;
+pub mod notifier_v1;
 pub mod server;
 
 use std::sync::Arc;
@@ -206,6 +208,7 @@ pub async fn handle(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
         },
         p if indexer_v1::owns(p) => indexer_v1::route(api, req).await,
         p if matcher_v1::owns(p) => matcher_v1::route(api, req).await,
+        p if notifier_v1::owns(p) => notifier_v1::route(api, req).await,
         _ => error(
             StatusCode::NOT_FOUND,
             "not-found",

@@ -88,6 +88,23 @@ pub fn cve_ids<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String>
         .collect()
 }
 
+/// Whether `record` (a record filed in a namespace of `ecosystem`) affects the installed package
+/// `subject` of that namespace: the name the record compares (source or binary) is the record's package,
+/// the rpm module streams are equal, the architectures agree (an empty one agrees with any), and the
+/// version is affected by the record's ranges and versions ([`osv::affects`]). The one predicate the
+/// matcher and the notifier's fan-out share.
+pub fn affects(
+    ecosystem: crate::model::Ecosystem,
+    record: &Vulnerability,
+    subject: &plan::Subject,
+) -> bool {
+    let (name, version) = subject.compared(record.package_is_source);
+    name == record.package_name
+        && subject.module == record.module
+        && (record.arch.is_empty() || subject.arch.is_empty() || record.arch == subject.arch)
+        && osv::affects(ecosystem, record, version)
+}
+
 /// A candidate that matched at least one package.
 struct Hit {
     /// CVE ids of the record, for enrichment.
@@ -182,6 +199,10 @@ impl Matcher {
                     continue;
                 };
                 let probe = Vulnerability {
+                    package_name: candidate.package_name,
+                    package_is_source: candidate.package_is_source,
+                    module: candidate.module,
+                    arch: candidate.arch,
                     ranges: candidate.ranges,
                     versions: candidate.versions,
                     ..Vulnerability::default()
@@ -191,16 +212,7 @@ impl Matcher {
                     let Some(subject) = lookup.subjects.get(i) else {
                         continue;
                     };
-                    let (name, version) = subject.compared(candidate.package_is_source);
-                    if name != candidate.package_name
-                        || subject.module != candidate.module
-                        || (!candidate.arch.is_empty()
-                            && !subject.arch.is_empty()
-                            && candidate.arch != subject.arch)
-                    {
-                        continue;
-                    }
-                    if osv::affects(ns.ecosystem, &probe, version) {
+                    if affects(ns.ecosystem, &probe, subject) {
                         package_hits
                             .entry(subject.package_id.clone())
                             .or_default()

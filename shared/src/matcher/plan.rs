@@ -210,7 +210,9 @@ pub fn os_namespace(ecosystem: Ecosystem, d: &ReportDistribution) -> Option<Name
     })
 }
 
-fn subject(ecosystem: Ecosystem, id: &str, p: &ReportPackage) -> Subject {
+/// The subject of package `p` (report id `id`) in a namespace of `ecosystem`: names normalized, the
+/// source name and version defaulting to the binary's.
+pub fn subject(ecosystem: Ecosystem, id: &str, p: &ReportPackage) -> Subject {
     let name = normalize_package_name(Some(ecosystem), &p.name);
     let (source_name, source_version) = match &p.source {
         Some(source) if !source.name.is_empty() => (

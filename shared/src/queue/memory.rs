@@ -73,7 +73,10 @@ impl MemoryQueue {
     }
 
     fn push(&self, bodies: &[String]) {
-        let now = Instant::now();
+        self.push_at(bodies, Instant::now());
+    }
+
+    fn push_at(&self, bodies: &[String], now: Instant) {
         let mut st = self.lock();
         for body in bodies {
             st.messages.push_back(Entry {
@@ -140,6 +143,14 @@ impl Queue for MemoryQueue {
         Ok(())
     }
 
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        self.push_at(
+            &[body.to_owned()],
+            Instant::now() + delay.min(super::MAX_DELAY),
+        );
+        Ok(())
+    }
+
     async fn receive(
         &self,
         max: usize,
@@ -180,6 +191,23 @@ mod tests {
 
     fn bodies(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("m{i}")).collect()
+    }
+
+    #[tokio::test]
+    async fn delayed_messages_stay_hidden_until_their_delay_passes() {
+        let q = MemoryQueue::new("t", Duration::from_secs(30));
+        q.send_delayed("later", Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert!(
+            q.receive(10, Duration::from_millis(50), None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let got = q.receive(10, Duration::from_secs(2), None).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "later");
     }
 
     #[tokio::test]

@@ -46,6 +46,9 @@ pub trait Queue: Send + Sync {
     /// were not.
     async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError>;
 
+    /// Sends one message that becomes visible after `delay` (at most [`MAX_DELAY`]; longer is capped).
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError>;
+
     /// Receives up to `max` messages (at most 10, as SQS), waiting up to `wait` for the first one. Each is
     /// hidden for `visibility` (or the queue's default when `None`).
     async fn receive(
@@ -61,3 +64,6 @@ pub trait Queue: Send + Sync {
 
 /// SQS's batch limit, used by both implementations.
 pub const MAX_BATCH: usize = 10;
+
+/// SQS's longest message delay (15 minutes), used by both implementations.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);

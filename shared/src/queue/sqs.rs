@@ -90,6 +90,20 @@ impl Queue for SqsQueue {
         self.partial(failed, bodies.len())
     }
 
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        // Whole seconds, rounded up so the message never shows before the delay has passed.
+        let seconds = delay.min(super::MAX_DELAY).as_millis().div_ceil(1000) as i32;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     async fn receive(
         &self,
         max: usize,

@@ -360,6 +360,12 @@ impl IndexStore {
             &report,
         )
         .await?;
+        tx.execute(
+            "DELETE FROM manifest_package WHERE manifest_id = $1",
+            &[&manifest_id],
+        )
+        .await?;
+        tx.execute(REVERSE_INDEX, &[&manifest_id]).await?;
         tx.commit().await?;
         Ok(Some(IndexState::IndexFinished))
     }
@@ -409,6 +415,34 @@ impl IndexStore {
         rows.iter().map(|r| parse_digest(r.get(0))).collect()
     }
 }
+
+/// The notifier's reverse index (`manifest_package`) of one finished manifest, from its stored report:
+/// each package of the report (by its unique key) on each distribution of its environments. Migration V3
+/// ran the same statement over every report stored before.
+const REVERSE_INDEX: &str = "
+    INSERT INTO manifest_package (manifest_id, package_id, distribution_id)
+    SELECT DISTINCT r.manifest_id, p.id, d.id
+    FROM index_report r
+    CROSS JOIN LATERAL jsonb_each(COALESCE(r.report -> 'packages', '{}'::jsonb)) AS pk(key, pkg)
+    LEFT JOIN LATERAL jsonb_array_elements(COALESCE(r.report -> 'environments' -> pk.key, '[]'::jsonb))
+        AS env(e) ON true
+    JOIN package p
+        ON p.ecosystem = COALESCE(pk.pkg ->> 'ecosystem', '')
+       AND p.name = pk.pkg ->> 'name' AND p.version = pk.pkg ->> 'version'
+       AND p.kind = COALESCE(pk.pkg ->> 'kind', 'binary')
+       AND p.source_name = COALESCE(pk.pkg -> 'source' ->> 'name', '')
+       AND p.source_version = COALESCE(pk.pkg -> 'source' ->> 'version', '')
+       AND p.module = COALESCE(pk.pkg ->> 'module', '') AND p.arch = COALESCE(pk.pkg ->> 'arch', '')
+       AND p.cpe = COALESCE(pk.pkg ->> 'cpe', '')
+    LEFT JOIN LATERAL (SELECT r.report -> 'distributions' -> (env.e ->> 'distribution_id') AS dj) dist
+        ON true
+    LEFT JOIN distribution d
+        ON d.did = dist.dj ->> 'did' AND d.name = dist.dj ->> 'name'
+       AND d.version = dist.dj ->> 'version' AND d.version_code_name = dist.dj ->> 'version_code_name'
+       AND d.version_id = dist.dj ->> 'version_id' AND d.arch = dist.dj ->> 'arch'
+       AND d.cpe = dist.dj ->> 'cpe' AND d.pretty_name = dist.dj ->> 'pretty_name'
+    WHERE r.manifest_id = $1
+    ON CONFLICT DO NOTHING";
 
 async fn save_report(
     tx: &Transaction<'_>,
