@@ -1023,5 +1023,23 @@ async fn only_the_latest_operation_counts_and_ids_are_stable() -> Result<()> {
     for (id, v) in &report.vulnerabilities {
         assert_eq!(first.vulnerabilities.get(id), Some(v));
     }
+    // The matcher caches what it read (busybox now has no records); a feed switch must invalidate that:
+    // busybox's records come back with the next operation, for the same matcher.
+    commit_feed(&db, "alpine/v3.19/main", &alpine_v319_main()).await?;
+    let restored = matcher.vulnerability_report(&index).await?;
+    assert_eq!(restored.vulnerabilities, first.vulnerabilities);
+    assert_eq!(
+        restored.package_vulnerabilities,
+        first.package_vulnerabilities
+    );
+    // A fresh matcher (no cache) agrees with the warm one.
+    let cold = Matcher::new(db.clone())
+        .vulnerability_report(&index)
+        .await?;
+    assert_eq!(cold.vulnerabilities, restored.vulnerabilities);
+    assert_eq!(
+        cold.package_vulnerabilities,
+        restored.package_vulnerabilities
+    );
     Ok(())
 }

@@ -7,7 +7,7 @@ use http::{Method, Request, Response, StatusCode};
 
 use super::indexer_v1::{VULNERABILITY_REPORT, path_digest};
 use super::{Api, error, internal, json_as, method_not_allowed};
-use crate::matcher::{MatchError, Matcher};
+use crate::matcher::MatchError;
 use crate::model::IndexState;
 
 const MT_VULNERABILITY_REPORT: &str = "application/vnd.clair.vulnerability_report.v1+json";
@@ -59,10 +59,7 @@ pub async fn route(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
         }
         Err(e) => return internal(format!("could not retrieve index report: {e}")),
     };
-    match Matcher::new(api.db.clone())
-        .vulnerability_report(&report)
-        .await
-    {
+    match api.matcher.vulnerability_report(&report).await {
         Ok(v) => json_as(StatusCode::OK, MT_VULNERABILITY_REPORT, &v),
         Err(e @ MatchError::NotIndexed { .. }) => {
             error(StatusCode::NOT_FOUND, "not-found", e.to_string())

@@ -56,6 +56,8 @@ pub struct Api {
     indexer: Indexer,
     fetch_queue: Arc<dyn Queue>,
     auth: Option<auth::Verifier>,
+    /// One matcher for the process, so reports share its caches.
+    matcher: crate::matcher::Matcher,
 }
 
 impl Api {
@@ -67,6 +69,7 @@ impl Api {
         auth: Option<&AuthConfig>,
     ) -> Api {
         Api {
+            matcher: crate::matcher::Matcher::new(db.clone()),
             db,
             indexer,
             fetch_queue,

@@ -16,11 +16,17 @@
 //!    packages are matched like any other.
 //! 4. **Round trip 2**: the whole records of the matches, pipelined with their enrichments (by CVE id, from
 //!    the record's name and aliases).
+//!
+//! [`cache`] keeps what round trips 1 and 2 read, per matcher (the API holds one per process): candidates
+//! per (namespace, name) for the current set of live operations (the freshness query of round trip 1
+//! tells when a feed switched; the names are then read again, in a round trip 1b), and report records by
+//! their immutable row id. A warm report reads only the freshness and enrichments.
 //! 5. **Report**: vulnerability ids are the `vulnerability` row ids (stable while the record is live: rows
 //!    are deduplicated by content), `package_vulnerabilities` lists them most severe first. Freshness is
 //!    reported in the Lucid extension fields `feeds` and `warnings`: a report requested before any feed has
 //!    loaded carries the `no_feeds_loaded` warning instead of looking clean.
 
+pub mod cache;
 pub mod plan;
 pub mod store;
 
@@ -64,6 +70,8 @@ impl From<deadpool_postgres::PoolError> for MatchError {
 #[derive(Clone)]
 pub struct Matcher {
     db: Database,
+    /// Shared by clones: keep one `Matcher` per process so reports reuse what earlier ones read.
+    cache: std::sync::Arc<cache::MatchCache>,
 }
 
 /// The Clair enrichment type under which a source's enrichment records are reported.
@@ -113,7 +121,10 @@ struct Hit {
 
 impl Matcher {
     pub fn new(db: Database) -> Matcher {
-        Matcher { db }
+        Matcher {
+            db,
+            cache: std::sync::Arc::default(),
+        }
     }
 
     /// The vulnerability report of a finished index report. Costs two pipelined round trips (plus the
@@ -151,26 +162,93 @@ impl Matcher {
             tx.prepare_cached(store::FEEDS)
         )?;
 
-        // Round trip 1: candidates per namespace, and the feeds, pipelined.
+        // Round trip 1: the feeds, pipelined with the candidates of every name the cache lacks.
         let lookups: Vec<(&Namespace, &plan::Lookup)> = plan.lookups.iter().collect();
-        let candidate_queries = lookups.iter().map(|(ns, lookup)| {
+        let (cached_live, cached) = self
+            .cache
+            .lookup(lookups.iter().map(|(ns, l)| (*ns, l.names.as_slice())));
+        let read = |ns: &Namespace, names: Vec<String>| {
             let (ecosystem, did, release) = store::candidate_params(ns);
+            let (did, release) = (did.to_owned(), release.to_owned());
             let statement = &candidates_statement;
             let tx = &tx;
             async move {
-                tx.query(statement, &[&ecosystem, &lookup.names, &did, &release])
-                    .await
+                if names.is_empty() {
+                    return Ok((names, Vec::new()));
+                }
+                let rows = tx
+                    .query(statement, &[&ecosystem, &names, &did, &release])
+                    .await?;
+                Ok::<_, MatchError>((names, rows))
             }
-        });
-        let (feed_rows, candidate_rows) = futures::try_join!(
-            tx.query(&feeds_statement, &[]),
-            futures::future::try_join_all(candidate_queries)
+        };
+        let (feed_rows, mut fetched) = futures::try_join!(
+            async { Ok::<_, MatchError>(tx.query(&feeds_statement, &[]).await?) },
+            futures::future::try_join_all(
+                lookups
+                    .iter()
+                    .zip(&cached)
+                    .map(|((ns, _), c)| read(ns, c.missing.clone()))
+            )
         )?;
 
         let feeds: Vec<store::Feed> = feed_rows
             .iter()
             .map(store::feed)
             .collect::<Result<_, _>>()?;
+        let mut live: Vec<i64> = feeds
+            .iter()
+            .filter(|f| !f.enrichment)
+            .filter_map(|f| f.uo_id)
+            .collect();
+        live.sort_unstable();
+        // A feed switched since the cached candidates were read: read those names again (round trip 1b,
+        // only right after a feed update).
+        let stale = cached_live != live;
+        if stale && cached.iter().any(|c| !c.hits.is_empty()) {
+            let again = futures::future::try_join_all(lookups.iter().zip(&cached).map(
+                |((ns, lookup), c)| {
+                    let names = if c.hits.is_empty() {
+                        Vec::new()
+                    } else {
+                        lookup.names.clone()
+                    };
+                    read(ns, names)
+                },
+            ))
+            .await?;
+            for (slot, reread) in fetched.iter_mut().zip(again) {
+                if !reread.0.is_empty() {
+                    *slot = reread;
+                }
+            }
+        }
+        // Group what was read by package name (a name without rows is cached as such) and remember it.
+        let mut candidate_lists: Vec<Vec<cache::CandidateList>> = Vec::with_capacity(lookups.len());
+        for (i, (names, rows)) in fetched.iter().enumerate() {
+            let mut by_name: HashMap<String, Vec<store::Candidate>> =
+                names.iter().map(|n| (n.clone(), Vec::new())).collect();
+            for row in rows {
+                let candidate = store::candidate(row)?;
+                by_name
+                    .entry(candidate.probe.package_name.clone())
+                    .or_default()
+                    .push(candidate);
+            }
+            let lists: HashMap<String, cache::CandidateList> = by_name
+                .into_iter()
+                .map(|(name, list)| (name, cache::CandidateList::from(list)))
+                .collect();
+            if !lists.is_empty() {
+                self.cache.store(&live, lookups[i].0, &lists);
+            }
+            let mut all: Vec<cache::CandidateList> = lists.into_values().collect();
+            if !stale {
+                // (When stale, every namespace with hits was read again whole above.)
+                all.extend(cached[i].hits.iter().cloned());
+            }
+            candidate_lists.push(all);
+        }
         let feed_of_operation: HashMap<i64, &str> = feeds
             .iter()
             .filter_map(|f| f.uo_id.map(|uo| (uo, f.name.as_str())))
@@ -181,11 +259,10 @@ impl Matcher {
         let mut package_hits: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
         let mut feeds_per_namespace: HashMap<&Namespace, BTreeSet<String>> = HashMap::new();
         let mut candidates = 0usize;
-        for ((ns, lookup), rows) in lookups.iter().zip(&candidate_rows) {
-            let mut seen: HashSet<i64> = HashSet::with_capacity(rows.len());
+        for ((ns, lookup), lists) in lookups.iter().zip(&candidate_lists) {
+            let mut seen: HashSet<i64> = HashSet::new();
             let contributing = feeds_per_namespace.entry(ns).or_default();
-            for row in rows {
-                let candidate = store::candidate(row)?;
+            for candidate in lists.iter().flat_map(|l| l.iter()) {
                 if !seen.insert(candidate.id) {
                     continue;
                 }
@@ -195,24 +272,15 @@ impl Matcher {
                 {
                     contributing.insert((*feed).to_owned());
                 }
-                let Some(subjects) = lookup.by_name.get(&candidate.package_name) else {
+                let Some(subjects) = lookup.by_name.get(&candidate.probe.package_name) else {
                     continue;
-                };
-                let probe = Vulnerability {
-                    package_name: candidate.package_name,
-                    package_is_source: candidate.package_is_source,
-                    module: candidate.module,
-                    arch: candidate.arch,
-                    ranges: candidate.ranges,
-                    versions: candidate.versions,
-                    ..Vulnerability::default()
                 };
                 let mut matched = false;
                 for &i in subjects {
                     let Some(subject) = lookup.subjects.get(i) else {
                         continue;
                     };
-                    if affects(ns.ecosystem, &probe, subject) {
+                    if affects(ns.ecosystem, &candidate.probe, subject) {
                         package_hits
                             .entry(subject.package_id.clone())
                             .or_default()
@@ -231,8 +299,9 @@ impl Matcher {
             }
         }
 
-        // Round trip 2: whole records and enrichments of the matches.
+        // Round trip 2: the records of the matches the cache lacks, and the enrichments.
         let ids: Vec<i64> = hits.keys().copied().collect();
+        let (known_records, missing_records) = self.cache.records(&ids);
         let mut cve_to_ids: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for (id, hit) in &hits {
             for cve in &hit.cves {
@@ -247,22 +316,38 @@ impl Matcher {
                 tx.prepare_cached(store::RECORDS),
                 tx.prepare_cached(store::ENRICHMENTS)
             )?;
-            let record_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
-            futures::try_join!(tx.query(&records_statement, &record_params), async {
-                if cves.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    tx.query(&enrichments_statement, &[&cves]).await
+            let record_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&missing_records];
+            futures::try_join!(
+                async {
+                    if missing_records.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        tx.query(&records_statement, &record_params).await
+                    }
+                },
+                async {
+                    if cves.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        tx.query(&enrichments_statement, &[&cves]).await
+                    }
                 }
-            })?
+            )?
         };
         tx.commit().await?;
 
-        let mut vulnerabilities: BTreeMap<String, ReportVulnerability> = BTreeMap::new();
+        let mut read_records = Vec::with_capacity(record_rows.len());
         for row in &record_rows {
             let (id, record) = store::record(row)?;
-            vulnerabilities.insert(id.to_string(), report_vulnerability(id, record));
+            read_records.push((id, report_vulnerability(id, record)));
         }
+        self.cache
+            .store_records(read_records.iter().map(|(id, r)| (*id, r)));
+        let vulnerabilities: BTreeMap<String, ReportVulnerability> = known_records
+            .into_iter()
+            .chain(read_records)
+            .map(|(id, r)| (id.to_string(), r))
+            .collect();
         if vulnerabilities.len() != hits.len() {
             return Err(StoreError::Corrupt(format!(
                 "{} matched vulnerabilities but {} records read",

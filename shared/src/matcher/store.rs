@@ -10,7 +10,9 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::types::Json;
 
 use super::plan::Namespace;
-use crate::model::{AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity};
+use crate::model::{
+    AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity, Vulnerability,
+};
 use crate::store::StoreError;
 
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
@@ -78,12 +80,9 @@ pub struct Candidate {
     /// The live operation holding the record (see [`feed`] for its source).
     pub uo_id: i64,
     pub name: String,
-    pub package_name: String,
-    pub package_is_source: bool,
-    pub module: String,
-    pub arch: String,
-    pub ranges: Vec<AffectedRange>,
-    pub versions: Vec<String>,
+    /// The fields matching reads, as a record (`package_name`, `package_is_source`, `module`, `arch`,
+    /// `ranges`, `versions`), for [`super::affects`].
+    pub probe: Vulnerability,
     pub aliases: Vec<String>,
 }
 
@@ -140,12 +139,15 @@ pub fn candidate(row: &tokio_postgres::Row) -> Result<Candidate, StoreError> {
         id,
         uo_id: row.try_get(1)?,
         name,
-        package_name: row.try_get(2)?,
-        package_is_source: row.try_get(3)?,
-        module: row.try_get(4)?,
-        arch: fields.arch,
-        ranges,
-        versions: fields.versions,
+        probe: Vulnerability {
+            package_name: row.try_get(2)?,
+            package_is_source: row.try_get(3)?,
+            module: row.try_get(4)?,
+            arch: fields.arch,
+            ranges,
+            versions: fields.versions,
+            ..Vulnerability::default()
+        },
         aliases: fields.aliases,
     })
 }

@@ -1,0 +1,127 @@
+//! The matcher's in-process caches, shared by every report a [`Matcher`](super::Matcher) produces (one per
+//! API process, so a Lambda execution environment or `lucid serve` keeps them warm).
+//!
+//! - **Candidates** per (namespace, package name), including "no record" answers, which are most of them.
+//!   They are valid for one set of live vulnerability operations (the `live` key): every report reads
+//!   that set anyway (the feed freshness query) and a feed switch changes it, which empties this cache.
+//! - **Report records** by `vulnerability` row id. Rows are content-addressed and never rewritten (a
+//!   changed advisory is a new row with a new id), so an id's record never goes stale; an id that is no
+//!   longer live is simply never asked for.
+//!
+//! Both are bounded by entry counts; past the bound a cache is emptied rather than evicted piecemeal
+//! (simple, and a refill costs one report's queries).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::plan::Namespace;
+use super::store::Candidate;
+use crate::model::ReportVulnerability;
+
+/// Candidate records kept at most (a Debian release with every package is ~100k).
+const MAX_CANDIDATES: usize = 500_000;
+/// Report records kept at most.
+const MAX_RECORDS: usize = 100_000;
+
+/// Candidates of one package name in one namespace (often none).
+pub type CandidateList = Arc<[Candidate]>;
+
+#[derive(Default)]
+pub struct MatchCache {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The live vulnerability operations (sorted ids) the cached candidates were read under.
+    live: Vec<i64>,
+    candidates: HashMap<Namespace, HashMap<String, CandidateList>>,
+    candidate_count: usize,
+    records: HashMap<i64, ReportVulnerability>,
+}
+
+/// What the cache holds for one namespace's names.
+pub struct Cached {
+    pub hits: Vec<CandidateList>,
+    /// Names to read from the database.
+    pub missing: Vec<String>,
+}
+
+impl MatchCache {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves plain maps behind: still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached candidates of each namespace's `names`, and the live key they belong to.
+    pub fn lookup<'a>(
+        &self,
+        namespaces: impl Iterator<Item = (&'a Namespace, &'a [String])>,
+    ) -> (Vec<i64>, Vec<Cached>) {
+        let state = self.state();
+        let out = namespaces
+            .map(|(ns, names)| {
+                let known = state.candidates.get(ns);
+                let mut cached = Cached {
+                    hits: Vec::new(),
+                    missing: Vec::new(),
+                };
+                for name in names {
+                    match known.and_then(|k| k.get(name)) {
+                        Some(list) => cached.hits.push(list.clone()),
+                        None => cached.missing.push(name.clone()),
+                    }
+                }
+                cached
+            })
+            .collect();
+        (state.live.clone(), out)
+    }
+
+    /// Remembers candidates read under the live operations `live` (sorted); a different key than the
+    /// cache holds replaces everything it holds.
+    pub fn store(&self, live: &[i64], ns: &Namespace, lists: &HashMap<String, CandidateList>) {
+        let mut state = self.state();
+        if state.live != live {
+            state.live = live.to_vec();
+            state.candidates.clear();
+            state.candidate_count = 0;
+        }
+        let added: usize = lists.values().map(|l| l.len().max(1)).sum();
+        if state.candidate_count + added > MAX_CANDIDATES {
+            state.candidates.clear();
+            state.candidate_count = 0;
+        }
+        state.candidate_count += added;
+        let known = state.candidates.entry(ns.clone()).or_default();
+        for (name, list) in lists {
+            known.insert(name.clone(), list.clone());
+        }
+    }
+
+    /// The cached report records among `ids`, and the ids to read.
+    pub fn records(&self, ids: &[i64]) -> (HashMap<i64, ReportVulnerability>, Vec<i64>) {
+        let state = self.state();
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match state.records.get(id) {
+                Some(record) => {
+                    found.insert(*id, record.clone());
+                }
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
+    pub fn store_records<'a>(&self, records: impl Iterator<Item = (i64, &'a ReportVulnerability)>) {
+        let mut state = self.state();
+        for (id, record) in records {
+            if state.records.len() >= MAX_RECORDS {
+                state.records.clear();
+            }
+            state.records.insert(id, record.clone());
+        }
+    }
+}
