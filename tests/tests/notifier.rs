@@ -663,3 +663,56 @@ async fn notification_routes_page_delete_and_gc() -> Result<()> {
     assert_eq!(call(&api, "DELETE", &base, Some(&token)).await.0, 404);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_in_process_worker_of_lucid_serve_notifies_and_delivers() -> Result<()> {
+    let db = harness::database().await?;
+    index_images(&db).await?;
+    let queue = memory_queue();
+    let receiver = Receiver::start().await?;
+    let n = notifier(
+        &db,
+        queue.clone(),
+        &[
+            (
+                "LUCID_SUBSCRIBERS",
+                json!([{"target": receiver.url()}]).to_string(),
+            ),
+            ("LUCID_WEBHOOK_ALLOW_PRIVATE", "true".to_owned()),
+        ],
+    )?
+    .with_callback_url("http://127.0.0.1:6060/notifier/api/v1/notification/".to_owned());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(lucid::notifier::run_worker(
+        n,
+        queue.clone(),
+        Duration::from_secs(300),
+        stopped,
+    ));
+    let (_, first) = commit(&db, &alpine_records(&[ZLIB])?).await?;
+    let (_, second) = commit(&db, &alpine_records(&[ZLIB, OPENSSL])?).await?;
+    queue
+        .send_batch(&[diff_message(Some(first), second), "not json".to_owned()])
+        .await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while receiver.received().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    worker.await?;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    let id = received[0].json()?["notification_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        received[0].json()?["callback"],
+        format!("http://127.0.0.1:6060/notifier/api/v1/notification/{id}")
+    );
+    assert!(
+        queue.is_empty(),
+        "handled and malformed messages are deleted"
+    );
+    Ok(())
+}
