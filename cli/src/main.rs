@@ -8,8 +8,11 @@ use lucid::config::Config;
 use lucid::report_format::Format;
 use lucid::services::Services;
 
+mod remote;
 mod scan;
+mod schedule;
 mod serve;
+mod snapshot;
 mod update;
 
 #[derive(Parser)]
@@ -41,6 +44,33 @@ enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Scan an image with a deployed Lucid (or `lucid serve`): post its manifest, upload the layers the
+    /// server lacks, wait for the index report, and print the vulnerability report like `scan` (same
+    /// formats, CI gate and exit codes).
+    Report {
+        /// The image: docker-save tar, or OCI layout directory or tar.
+        image: std::path::PathBuf,
+        /// The server's base URL (e.g. https://lucid.example or http://127.0.0.1:6060).
+        #[arg(long, env = "LUCID_SERVER", value_name = "URL")]
+        server: String,
+        /// The platform to scan in a multi-platform image (os/arch[/variant]).
+        #[arg(long)]
+        platform: Option<String>,
+        /// A bearer token (JWT) for the server.
+        #[arg(long, env = "LUCID_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The server's pre-shared key (base64, its LUCID_PSK): a short-lived token is minted with it.
+        #[arg(long, env = "LUCID_PSK", hide_env_values = true)]
+        psk: Option<String>,
+        /// The `iss` claim of tokens minted from --psk.
+        #[arg(long, default_value = "lucid")]
+        issuer: String,
+        /// Seconds to wait for the server to finish indexing.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Render a saved vulnerability report (Clair's VulnerabilityReport JSON, e.g. from `scan --format json`
     /// or a Clair server) in another format, with the same CI gate as `scan`.
     Convert {
@@ -62,11 +92,18 @@ enum Command {
         format: InventoryFormat,
     },
     /// Serve the HTTP API (Clair v4 indexer routes, layer uploads) on a local port, with an in-process
-    /// indexer for fetch jobs and uploads.
+    /// indexer for fetch jobs and uploads and the scheduled feed updater.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "LUCID_LISTEN", default_value = "127.0.0.1:6060")]
         listen: std::net::SocketAddr,
+        /// How often the scheduled feed updater runs (s, m, h, d; first run at start when no feed is
+        /// loaded).
+        #[arg(long, env = "LUCID_UPDATE_INTERVAL", default_value = "6h", value_parser = schedule::parse_interval)]
+        update_interval: std::time::Duration,
+        /// Do not run the scheduled feed updater.
+        #[arg(long)]
+        no_update: bool,
     },
     /// Pull the vulnerability feeds into the database (the scheduled updater, run once). Sources that
     /// fail keep their previous data; exit code 2 if any failed.
@@ -221,12 +258,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image_name,
             output,
         } => return scan::convert(report, image_name.as_deref(), output).await,
+        Command::Report {
+            image,
+            server,
+            platform,
+            token,
+            psk,
+            issuer,
+            timeout,
+            output,
+        } => {
+            let remote = remote::Remote {
+                server: server.clone(),
+                token: remote::Remote::credentials(token.clone(), psk.clone(), issuer)?,
+                timeout: std::time::Duration::from_secs(*timeout),
+            };
+            return remote::report(remote, image, platform.as_deref(), output).await;
+        }
         _ => {}
     }
     let config = Config::from_env()?;
     match cli.command {
-        Command::Index { .. } | Command::Convert { .. } => {}
-        Command::Serve { listen } => return serve::serve(config, listen).await,
+        Command::Index { .. } | Command::Convert { .. } | Command::Report { .. } => {}
+        Command::Serve {
+            listen,
+            update_interval,
+            no_update,
+        } => return serve::serve(config, listen, (!no_update).then_some(update_interval)).await,
         Command::Scan {
             image,
             platform,

@@ -24,7 +24,12 @@ async fn serve_answers_health_indexes_an_uploaded_layer_and_reports() {
     let home = tempfile::tempdir().unwrap();
     let port = harness::free_port().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_lucid"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--no-update",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("DATABASE_URL", &db.url)
         .env("LUCID_HOME", home.path())
         .env_remove("LUCID_PSK")

@@ -105,6 +105,17 @@ impl Verifier {
     }
 }
 
+/// Mints a token [`Verifier`] accepts, for clients (`lucid report --psk`): HS256 under `key` (the
+/// base64-decoded `LUCID_PSK`), `iss` = `issuer`, `iat`/`nbf` now, expiring after `ttl_secs`.
+pub fn mint(key: &[u8], issuer: &str, ttl_secs: u64) -> Result<String, AuthError> {
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = serde_json::json!({"iss": issuer, "iat": now, "nbf": now, "exp": now + ttl_secs});
+    let key = jsonwebtoken::EncodingKey::from_secret(key)
+        .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|e| AuthError::Invalid(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use jsonwebtoken::{EncodingKey, Header, encode};
@@ -157,6 +168,14 @@ mod tests {
             Algorithm::HS256,
         );
         assert_eq!(v.verify(&headers(&t)), Ok(()));
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let t = mint(KEY, "quay", 60).unwrap();
+        assert_eq!(verifier(&["quay"]).verify(&headers(&t)), Ok(()));
+        let other = mint(b"another key, another key, 32 by", "quay", 60).unwrap();
+        assert!(verifier(&["quay"]).verify(&headers(&other)).is_err());
     }
 
     #[test]
