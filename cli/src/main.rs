@@ -37,6 +37,8 @@ enum Command {
         /// The platform to scan in a multi-platform image (os/arch[/variant]; default linux/amd64, else the first).
         #[arg(long)]
         platform: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
         /// Do not load vulnerability feeds on first use (also LUCID_SKIP_FEED_UPDATE=1); match against
         /// whatever the database holds.
         #[arg(long)]
@@ -56,6 +58,8 @@ enum Command {
         /// The platform to scan in a multi-platform image (os/arch[/variant]).
         #[arg(long)]
         platform: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
         /// A bearer token (JWT) for the server.
         #[arg(long, env = "LUCID_TOKEN", hide_env_values = true)]
         token: Option<String>,
@@ -131,6 +135,25 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+}
+
+/// Pulling IMAGE from a registry (`scan`, `report`).
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// IMAGE is a registry reference (host/repo:tag or @digest), pulled over the Docker Registry v2 API.
+    /// Implied when IMAGE is not a file and its first component is a host (has a dot or port, or is
+    /// localhost).
+    #[arg(long)]
+    registry: bool,
+    /// Registry user name (token or basic authentication; anonymous without).
+    #[arg(long, env = "LUCID_REGISTRY_USERNAME")]
+    username: Option<String>,
+    /// Registry password or access token.
+    #[arg(long, env = "LUCID_REGISTRY_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Talk plain HTTP to the registry (always so for localhost / 127.0.0.1).
+    #[arg(long, env = "LUCID_REGISTRY_PLAIN_HTTP")]
+    plain_http: bool,
 }
 
 /// Output and CI-gate options shared by `scan` and `convert`.
@@ -262,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image,
             server,
             platform,
+            registry,
             token,
             psk,
             issuer,
@@ -273,7 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 token: remote::Remote::credentials(token.clone(), psk.clone(), issuer)?,
                 timeout: std::time::Duration::from_secs(*timeout),
             };
-            return remote::report(remote, image, platform.as_deref(), output).await;
+            return remote::report(remote, image, platform.as_deref(), registry, output).await;
         }
         _ => {}
     }
@@ -288,12 +312,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan {
             image,
             platform,
+            registry,
             skip_update,
             output,
         } => {
             let skip_update =
                 skip_update || std::env::var("LUCID_SKIP_FEED_UPDATE").is_ok_and(|v| v == "1");
-            return scan::scan(config, &image, platform.as_deref(), skip_update, &output).await;
+            let source = scan::Source {
+                image: &image,
+                platform: platform.as_deref(),
+                registry: &registry,
+            };
+            return scan::scan(config, source, skip_update, &output).await;
         }
         Command::Update { from, sources } => {
             let services = Services::for_local(config).await?;

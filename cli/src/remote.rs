@@ -93,6 +93,7 @@ pub(crate) async fn report(
     remote: Remote,
     image: &Path,
     platform: Option<&str>,
+    registry: &crate::RegistryArgs,
     args: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let policy = crate::scan::load_policy(args)?;
@@ -105,7 +106,13 @@ pub(crate) async fn report(
         );
     }
     let base = remote.server.trim_end_matches('/').to_owned();
-    let opened: Arc<Image> = match crate::scan::open_image(image, platform).await? {
+    let opened: Arc<Image> = match crate::scan::open_image(crate::scan::Source {
+        image,
+        platform,
+        registry,
+    })
+    .await?
+    {
         ScanTarget::Image(image) => Arc::from(image),
         ScanTarget::Rootfs(dir) => bail!(
             "{}: a directory is scanned as a root filesystem, which remote mode cannot upload; \

@@ -31,13 +31,13 @@ async fn match_report(
 /// `lucid scan IMAGE`.
 pub(crate) async fn scan(
     config: Config,
-    image: &Path,
-    platform: Option<&str>,
+    source: Source<'_>,
     skip_update: bool,
     args: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let policy = load_policy(args)?;
-    let target = open_image(image, platform).await?;
+    let image = source.image;
+    let target = open_image(source).await?;
     let services = Services::for_local(config).await?;
     let result = scan_target(&services, image, target, skip_update).await;
     let shutdown = services.shutdown().await;
@@ -58,12 +58,36 @@ pub(crate) async fn scan(
     finish(report, name, &mut notes, &policy, args)
 }
 
-/// Opens IMAGE (archive, layout or root filesystem) off the async threads.
-pub(crate) async fn open_image(image: &Path, platform: Option<&str>) -> anyhow::Result<ScanTarget> {
+/// What `scan` and `report` were pointed at.
+pub(crate) struct Source<'a> {
+    pub image: &'a Path,
+    pub platform: Option<&'a str>,
+    pub registry: &'a crate::RegistryArgs,
+}
+
+/// Opens IMAGE (archive, layout or root filesystem; or a registry reference) off the async threads.
+pub(crate) async fn open_image(source: Source<'_>) -> anyhow::Result<ScanTarget> {
     let options = OpenOptions {
-        platform: platform.map(str::parse).transpose()?,
+        platform: source.platform.map(str::parse).transpose()?,
     };
-    let path = image.to_owned();
+    let path = source.image.to_owned();
+    let text = path.to_string_lossy().into_owned();
+    let pull = source.registry.registry
+        || (!path.exists() && lucid::image::registry::Reference::looks_like(&text));
+    if pull {
+        let reference: lucid::image::registry::Reference = text.parse()?;
+        let registry = lucid::image::registry::RegistryOptions {
+            username: source.registry.username.clone(),
+            password: source.registry.password.clone(),
+            plain_http: source.registry.plain_http,
+        };
+        let image = tokio::task::spawn_blocking(move || {
+            lucid::image::registry::open(&reference, &options, &registry)
+        })
+        .await
+        .context("pulling the image")??;
+        return Ok(ScanTarget::Image(Box::new(image)));
+    }
     Ok(
         tokio::task::spawn_blocking(move || lucid::image::open(&path, &options))
             .await

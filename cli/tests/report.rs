@@ -3,7 +3,7 @@
 //! image, uploads the missing layers through the server's upload URLs with a JWT minted from the PSK,
 //! polls, and prints the vulnerability report with `scan`'s formats and exit codes.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::images;
@@ -30,15 +30,7 @@ fn lucid() -> Command {
     c
 }
 
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use harness::assert_exit;
 
 #[test]
 fn report_uploads_layers_to_a_server_and_prints_its_findings() {

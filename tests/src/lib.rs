@@ -270,6 +270,17 @@ pub fn lambda_bootstrap(binary: &str, function_name: &str) -> Command {
 }
 
 /// Asserts a process failed with exactly one stderr line containing `needle`, and no panic.
+/// Asserts a command's exit code, showing its output when it differs.
+pub fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
