@@ -234,6 +234,13 @@ const EXIT_ERROR: u8 = 2;
 const EXIT_FINDINGS: u8 = 1;
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away (`lucid … | head`)
+    // instead of panicking on a failed print.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

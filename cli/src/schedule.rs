@@ -74,28 +74,46 @@ async fn run(services: Arc<Services>, interval: Duration, mut stopped: watch::Re
     } else {
         Instant::now() + interval
     };
+    let mut first_load = empty;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = stopped.changed() => return,
         }
         tokio::select! {
-            _ = run_once(&services) => {}
+            _ = run_once(&services, first_load) => {}
             _ = stopped.changed() => return,
         }
+        first_load = false;
         next = Instant::now() + interval;
     }
 }
 
-/// One run, summarized on standard error (the server's log).
-async fn run_once(services: &Services) {
+/// One run, summarized on standard error (the server's log). A `first_load` on an empty database is the
+/// first-use load `lucid scan` makes (no retries, so an offline start falls back to the snapshot at once;
+/// NVD's CVSS feeds wait for the next scheduled run).
+async fn run_once(services: &Services, first_load: bool) {
     let started = std::time::Instant::now();
-    let result = lucid::feeds::updater::run_configured(services, &[], |report| {
+    let progress = |report: &lucid::feeds::updater::SourceReport| {
         if let SourceOutcome::Failed(reason) = &report.outcome {
             eprintln!("lucid: feed {}: update failed: {reason}", report.source);
         }
-    })
-    .await;
+    };
+    let result = if first_load {
+        match lucid::feeds::updater::ensure_loaded(services, progress).await {
+            Ok(Some(summary)) if summary.failed().count() == summary.sources.len() => {
+                Err(lucid::feeds::FeedError::Fetch {
+                    feed: "all sources".to_owned(),
+                    reason: format!("every source failed ({})", summary.sources.len()),
+                    retryable: true,
+                })
+            }
+            Ok(summary) => Ok(summary.unwrap_or_default()),
+            Err(e) => Err(e),
+        }
+    } else {
+        lucid::feeds::updater::run_configured(services, &[], progress).await
+    };
     match result {
         Ok(summary) => {
             let count = |f: fn(&SourceOutcome) -> bool| {

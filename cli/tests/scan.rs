@@ -514,21 +514,7 @@ fn offline_first_scan_falls_back_to_the_shipped_snapshot() {
         c.env_remove("LUCID_SKIP_FEED_UPDATE")
             .env_remove("LUCID_FEED_DIR")
             .env_remove("LUCID_FEED_SNAPSHOT");
-        for mirror in [
-            "OSV",
-            "ALPINE",
-            "UBUNTU",
-            "DEBIAN_TRACKER",
-            "RHEL_OVAL",
-            "WOLFI",
-            "CHAINGUARD",
-            "NVD",
-            "KEV",
-            "EPSS",
-        ] {
-            // The discard port: nothing listens, so every fetch fails at once.
-            c.env(format!("LUCID_FEED_MIRROR_{mirror}"), "http://127.0.0.1:9");
-        }
+        harness::unreachable_feeds(&mut c);
         c
     };
     let first = offline()
