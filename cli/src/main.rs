@@ -8,8 +8,11 @@ use lucid::config::Config;
 use lucid::report_format::Format;
 use lucid::services::Services;
 
+mod remote;
 mod scan;
+mod schedule;
 mod serve;
+mod snapshot;
 mod update;
 
 #[derive(Parser)]
@@ -34,10 +37,41 @@ enum Command {
         /// The platform to scan in a multi-platform image (os/arch[/variant]; default linux/amd64, else the first).
         #[arg(long)]
         platform: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
         /// Do not load vulnerability feeds on first use (also LUCID_SKIP_FEED_UPDATE=1); match against
         /// whatever the database holds.
         #[arg(long)]
         skip_update: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Scan an image with a deployed Lucid (or `lucid serve`): post its manifest, upload the layers the
+    /// server lacks, wait for the index report, and print the vulnerability report like `scan` (same
+    /// formats, CI gate and exit codes).
+    Report {
+        /// The image: docker-save tar, or OCI layout directory or tar.
+        image: std::path::PathBuf,
+        /// The server's base URL (e.g. https://lucid.example or http://127.0.0.1:6060).
+        #[arg(long, env = "LUCID_SERVER", value_name = "URL")]
+        server: String,
+        /// The platform to scan in a multi-platform image (os/arch[/variant]).
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// A bearer token (JWT) for the server.
+        #[arg(long, env = "LUCID_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The server's pre-shared key (base64, its LUCID_PSK): a short-lived token is minted with it.
+        #[arg(long, env = "LUCID_PSK", hide_env_values = true)]
+        psk: Option<String>,
+        /// The `iss` claim of tokens minted from --psk.
+        #[arg(long, default_value = "lucid")]
+        issuer: String,
+        /// Seconds to wait for the server to finish indexing.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -62,11 +96,18 @@ enum Command {
         format: InventoryFormat,
     },
     /// Serve the HTTP API (Clair v4 indexer routes, layer uploads) on a local port, with an in-process
-    /// indexer for fetch jobs and uploads.
+    /// indexer for fetch jobs and uploads and the scheduled feed updater.
     Serve {
         /// Address to listen on.
         #[arg(long, env = "LUCID_LISTEN", default_value = "127.0.0.1:6060")]
         listen: std::net::SocketAddr,
+        /// How often the scheduled feed updater runs (s, m, h, d; first run at start when no feed is
+        /// loaded).
+        #[arg(long, env = "LUCID_UPDATE_INTERVAL", default_value = "6h", value_parser = schedule::parse_interval)]
+        update_interval: std::time::Duration,
+        /// Do not run the scheduled feed updater.
+        #[arg(long)]
+        no_update: bool,
     },
     /// Pull the vulnerability feeds into the database (the scheduled updater, run once). Sources that
     /// fail keep their previous data; exit code 2 if any failed.
@@ -94,6 +135,25 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+}
+
+/// Pulling IMAGE from a registry (`scan`, `report`).
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// IMAGE is a registry reference (host/repo:tag or @digest), pulled over the Docker Registry v2 API.
+    /// Implied when IMAGE is not a file and its first component is a host (has a dot or port, or is
+    /// localhost).
+    #[arg(long)]
+    registry: bool,
+    /// Registry user name (token or basic authentication; anonymous without).
+    #[arg(long, env = "LUCID_REGISTRY_USERNAME")]
+    username: Option<String>,
+    /// Registry password or access token.
+    #[arg(long, env = "LUCID_REGISTRY_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Talk plain HTTP to the registry (always so for localhost / 127.0.0.1).
+    #[arg(long, env = "LUCID_REGISTRY_PLAIN_HTTP")]
+    plain_http: bool,
 }
 
 /// Output and CI-gate options shared by `scan` and `convert`.
@@ -174,6 +234,13 @@ const EXIT_ERROR: u8 = 2;
 const EXIT_FINDINGS: u8 = 1;
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away (`lucid … | head`)
+    // instead of panicking on a failed print.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -221,21 +288,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             image_name,
             output,
         } => return scan::convert(report, image_name.as_deref(), output).await,
+        Command::Report {
+            image,
+            server,
+            platform,
+            registry,
+            token,
+            psk,
+            issuer,
+            timeout,
+            output,
+        } => {
+            let remote = remote::Remote {
+                server: server.clone(),
+                token: remote::Remote::credentials(token.clone(), psk.clone(), issuer)?,
+                timeout: std::time::Duration::from_secs(*timeout),
+            };
+            return remote::report(remote, image, platform.as_deref(), registry, output).await;
+        }
         _ => {}
     }
     let config = Config::from_env()?;
     match cli.command {
-        Command::Index { .. } | Command::Convert { .. } => {}
-        Command::Serve { listen } => return serve::serve(config, listen).await,
+        Command::Index { .. } | Command::Convert { .. } | Command::Report { .. } => {}
+        Command::Serve {
+            listen,
+            update_interval,
+            no_update,
+        } => return serve::serve(config, listen, (!no_update).then_some(update_interval)).await,
         Command::Scan {
             image,
             platform,
+            registry,
             skip_update,
             output,
         } => {
             let skip_update =
                 skip_update || std::env::var("LUCID_SKIP_FEED_UPDATE").is_ok_and(|v| v == "1");
-            return scan::scan(config, &image, platform.as_deref(), skip_update, &output).await;
+            let source = scan::Source {
+                image: &image,
+                platform: platform.as_deref(),
+                registry: &registry,
+            };
+            return scan::scan(config, source, skip_update, &output).await;
         }
         Command::Update { from, sources } => {
             let services = Services::for_local(config).await?;

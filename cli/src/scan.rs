@@ -31,19 +31,13 @@ async fn match_report(
 /// `lucid scan IMAGE`.
 pub(crate) async fn scan(
     config: Config,
-    image: &Path,
-    platform: Option<&str>,
+    source: Source<'_>,
     skip_update: bool,
     args: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let policy = load_policy(args)?;
-    let options = OpenOptions {
-        platform: platform.map(str::parse).transpose()?,
-    };
-    let path = image.to_owned();
-    let target = tokio::task::spawn_blocking(move || lucid::image::open(&path, &options))
-        .await
-        .context("opening the image")??;
+    let image = source.image;
+    let target = open_image(source).await?;
     let services = Services::for_local(config).await?;
     let result = scan_target(&services, image, target, skip_update).await;
     let shutdown = services.shutdown().await;
@@ -62,6 +56,52 @@ pub(crate) async fn scan(
         );
     }
     finish(report, name, &mut notes, &policy, args)
+}
+
+/// What `scan` and `report` were pointed at.
+pub(crate) struct Source<'a> {
+    pub image: &'a Path,
+    pub platform: Option<&'a str>,
+    pub registry: &'a crate::RegistryArgs,
+}
+
+/// Opens IMAGE (archive, layout or root filesystem; or a registry reference) off the async threads.
+pub(crate) async fn open_image(source: Source<'_>) -> anyhow::Result<ScanTarget> {
+    let options = OpenOptions {
+        platform: source.platform.map(str::parse).transpose()?,
+    };
+    let path = source.image.to_owned();
+    let text = path.to_string_lossy().into_owned();
+    let pull = source.registry.registry
+        || (!path.exists() && lucid::image::registry::Reference::looks_like(&text));
+    if pull {
+        let reference: lucid::image::registry::Reference = text.parse()?;
+        let registry = lucid::image::registry::RegistryOptions {
+            username: source.registry.username.clone(),
+            password: source.registry.password.clone(),
+            plain_http: source.registry.plain_http,
+        };
+        let image = tokio::task::spawn_blocking(move || {
+            lucid::image::registry::open(&reference, &options, &registry)
+        })
+        .await
+        .context("pulling the image")??;
+        return Ok(ScanTarget::Image(Box::new(image)));
+    }
+    Ok(
+        tokio::task::spawn_blocking(move || lucid::image::open(&path, &options))
+            .await
+            .context("opening the image")??,
+    )
+}
+
+/// Where progress bars draw: standard error when it is a terminal, else nowhere.
+pub(crate) fn progress_target(interactive: bool) -> ProgressDrawTarget {
+    if interactive {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    }
 }
 
 async fn scan_target(
@@ -98,14 +138,7 @@ async fn scan_target(
 /// what no loaded feed covered.
 async fn load_feeds_on_first_use(services: &Services) -> Vec<String> {
     let interactive = std::io::stderr().is_terminal();
-    let bar = ProgressBar::with_draw_target(
-        None,
-        if interactive {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
+    let bar = ProgressBar::with_draw_target(None, progress_target(interactive));
     if let Ok(style) = ProgressStyle::with_template("{spinner} loading feeds: {pos} done, {msg}") {
         bar.set_style(style);
     }
@@ -122,6 +155,28 @@ async fn load_feeds_on_first_use(services: &Services) -> Vec<String> {
     })
     .await;
     bar.finish_and_clear();
+    let all_failed = match &result {
+        Ok(Some(summary)) => summary.failed().count() == summary.sources.len(),
+        Ok(None) => false,
+        Err(_) => true,
+    };
+    if all_failed && crate::snapshot::available() {
+        // Offline on a first run: check against the snapshot shipped with lucid rather than nothing.
+        let spinner = ProgressBar::with_draw_target(None, progress_target(interactive));
+        spinner.set_message("feeds unreachable: loading the offline snapshot");
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+        let loaded = crate::snapshot::load_if_empty(services).await;
+        spinner.finish_and_clear();
+        match loaded {
+            Ok(Some(loaded)) => return vec![loaded.describe()],
+            Ok(None) => {}
+            Err(e) => {
+                return vec![format!(
+                    "no vulnerability feed could be loaded, nor the offline snapshot: {e:#}"
+                )];
+            }
+        }
+    }
     match result {
         Ok(None) => Vec::new(),
         Ok(Some(summary)) => {
@@ -168,7 +223,7 @@ pub(crate) async fn convert(
     finish(parsed, name, &mut Vec::new(), &policy, args)
 }
 
-fn load_policy(args: &OutputArgs) -> anyhow::Result<Policy> {
+pub(crate) fn load_policy(args: &OutputArgs) -> anyhow::Result<Policy> {
     Ok(Policy {
         fail_on: args.fail_on,
         ignore_unfixed: args.ignore_unfixed,
@@ -180,7 +235,7 @@ fn load_policy(args: &OutputArgs) -> anyhow::Result<Policy> {
 }
 
 /// Applies the gate, prints the report and the notes, and picks the exit code.
-fn finish(
+pub(crate) fn finish(
     mut report: VulnerabilityReport,
     name: String,
     notes: &mut Vec<String>,

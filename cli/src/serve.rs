@@ -10,8 +10,13 @@ use lucid::api::Api;
 use lucid::config::Config;
 use lucid::services::Services;
 
-pub async fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let services = Services::for_local(config).await?;
+/// `update_interval`: the scheduled feed updater's period (`None`: `--no-update`).
+pub async fn serve(
+    config: Config,
+    listen: SocketAddr,
+    update_interval: Option<std::time::Duration>,
+) -> anyhow::Result<ExitCode> {
+    let services = std::sync::Arc::new(Services::for_local(config).await?);
     let api = Api::from_services(&services);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -28,6 +33,8 @@ pub async fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<ExitCod
     );
     let _ = std::io::stdout().flush();
     let (notifier, stop_notifier) = spawn_notifier(&services, addr);
+    let updater =
+        update_interval.map(|every| crate::schedule::UpdaterTask::spawn(services.clone(), every));
     lucid::api::server::serve_with_worker(
         listener,
         api,
@@ -39,7 +46,12 @@ pub async fn serve(config: Config, listen: SocketAddr) -> anyhow::Result<ExitCod
     if let Err(e) = notifier.await {
         tracing::error!(error = %e, "the notifier worker ended abnormally");
     }
-    services.shutdown().await?;
+    if let Some(updater) = updater {
+        updater.stop().await;
+    }
+    if let Ok(services) = std::sync::Arc::try_unwrap(services) {
+        services.shutdown().await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

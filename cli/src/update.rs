@@ -127,14 +127,28 @@ pub async fn status(services: &Services) -> anyhow::Result<ExitCode> {
         "{:<28} {:<21} {:<21} {:>8}  LAST ERROR",
         "SOURCE", "LAST SUCCESS", "LAST ATTEMPT", "RECORDS"
     );
+    let mut snapshots = std::collections::BTreeSet::new();
     for s in status {
+        let snapshot = lucid::feeds::archive::snapshot_date(&s.fingerprint);
+        let note = match snapshot {
+            Some(date) if s.last_error.is_empty() => format!("(offline snapshot of {date})"),
+            _ => s.last_error,
+        };
+        snapshots.extend(snapshot.map(str::to_owned));
         println!(
             "{:<28} {:<21} {:<21} {:>8}  {}",
             s.source,
             when(s.last_success),
             when(s.last_attempt),
             s.record_count,
-            s.last_error
+            note
+        );
+    }
+    if !snapshots.is_empty() {
+        println!(
+            "note: feeds marked \"offline snapshot\" hold the snapshot shipped with lucid (dated {}), not live \
+             data: `lucid update` replaces them when the feeds are reachable",
+            snapshots.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
     Ok(ExitCode::SUCCESS)

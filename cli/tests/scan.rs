@@ -34,15 +34,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
-}
+use harness::assert_exit;
 
 fn assert_one_line_error(out: &Output, needle: &str) {
     assert_exit(out, 2);
@@ -359,15 +351,6 @@ fn the_ci_gate_exit_codes() {
     assert_one_line_error(&out, "not a vulnerability report");
 }
 
-fn dpkg_stanza(name: &str, source: Option<&str>, version: &str) -> String {
-    let source = source.map(|s| format!("Source: {s}\n")).unwrap_or_default();
-    format!(
-        "Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
-         Installed-Size: 100\nMaintainer: Debian <debian@example.org>\nArchitecture: amd64\n{source}\
-         Version: {version}\nDescription: {name}\n\n"
-    )
-}
-
 /// Index + match end to end: real Debian OVAL (the repository's bookworm excerpt) loaded with
 /// `lucid update --from`, then an image whose top layer rewrites the dpkg database with an OpenSSL from
 /// before the CVE-2022-4304 fix.
@@ -375,14 +358,7 @@ fn dpkg_stanza(name: &str, source: Option<&str>, version: &str) -> String {
 fn scan_finds_real_advisories_and_gates_on_them() {
     let db = database_url();
     let dir = tempfile::tempdir().unwrap();
-    let feeds = dir.path().join("feeds");
-    std::fs::create_dir_all(&feeds).unwrap();
-    std::fs::write(
-        feeds.join("oval-definitions-bookworm.xml"),
-        images::ecosystems_testdata("debian/testdata/oval-definitions-bookworm-excerpt.xml")
-            .unwrap(),
-    )
-    .unwrap();
+    let feeds = images::bookworm_feed_dir(dir.path()).unwrap();
     let out = lucid(&db)
         .args(["update", "--from"])
         .arg(&feeds)
@@ -390,25 +366,13 @@ fn scan_finds_real_advisories_and_gates_on_them() {
         .unwrap();
     assert_exit(&out, 0);
 
-    let mut status = String::from_utf8(
-        images::ecosystems_testdata("dpkg/testdata/bookworm-minbase-status").unwrap(),
+    let image = dir.path().join("debian.tar");
+    images::docker_save_classic(
+        &image,
+        &images::debian_openssl_layers().unwrap(),
+        "example/debian-openssl:12",
     )
     .unwrap();
-    status.push('\n');
-    status.push_str(&dpkg_stanza("libssl3", Some("openssl"), "3.0.7-1"));
-    let mut layers = images::debian_layers().unwrap();
-    layers.push(
-        images::Layer::new(
-            &[images::Entry::File(
-                "var/lib/dpkg/status",
-                status.into_bytes(),
-            )],
-            images::Compression::Gzip,
-        )
-        .unwrap(),
-    );
-    let image = dir.path().join("debian.tar");
-    images::docker_save_classic(&image, &layers, "example/debian-openssl:12").unwrap();
 
     let out = lucid(&db)
         .args(["scan", "--format", "json"])
@@ -417,29 +381,7 @@ fn scan_finds_real_advisories_and_gates_on_them() {
         .unwrap();
     assert_exit(&out, 0);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut found: Vec<(String, String, String)> = Vec::new();
-    for (pid, vids) in report["package_vulnerabilities"].as_object().unwrap() {
-        let package = report["packages"][pid]["name"].as_str().unwrap().to_owned();
-        for vid in vids.as_array().unwrap() {
-            let v = &report["vulnerabilities"][vid.as_str().unwrap()];
-            found.push((
-                package.clone(),
-                v["name"].as_str().unwrap().to_owned(),
-                v["fixed_in_version"].as_str().unwrap().to_owned(),
-            ));
-        }
-    }
-    found.sort();
-    let expected: Vec<(String, String, String)> = [
-        ("apt", "CVE-2011-3374", ""),
-        ("libapt-pkg6.0", "CVE-2011-3374", ""),
-        ("libssl3", "CVE-2022-4304", "3.0.8-1"),
-        ("tar", "CVE-2005-2541", ""),
-    ]
-    .iter()
-    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-    .collect();
-    assert_eq!(found, expected);
+    assert_eq!(images::findings(&report), images::debian_openssl_expected());
     // The Python packages of the image have no feed loaded: said, not hidden.
     assert_eq!(
         report["warnings"],
@@ -515,14 +457,7 @@ fn scan_finds_real_advisories_and_gates_on_them() {
 fn first_scan_loads_the_feeds_once() {
     let db = database_url();
     let dir = tempfile::tempdir().unwrap();
-    let feeds = dir.path().join("feeds");
-    std::fs::create_dir_all(&feeds).unwrap();
-    std::fs::write(
-        feeds.join("oval-definitions-bookworm.xml"),
-        images::ecosystems_testdata("debian/testdata/oval-definitions-bookworm-excerpt.xml")
-            .unwrap(),
-    )
-    .unwrap();
+    let feeds = images::bookworm_feed_dir(dir.path()).unwrap();
     let image = dir.path().join("debian.tar");
     images::docker_save_classic(
         &image,
@@ -564,4 +499,72 @@ fn first_scan_loads_the_feeds_once() {
     let second = scan();
     assert_exit(&second, 0);
     assert!(!String::from_utf8_lossy(&second.stderr).contains("loading vulnerability feeds"));
+}
+
+/// Offline on a first run (every feed mirror refuses connections, no retries): the scan loads the offline
+/// snapshot shipped inside the binary, says so with its date, and finds real advisories in it; the report
+/// and `lucid feeds status` mark the data as a snapshot. Later scans do not load it again.
+#[test]
+fn offline_first_scan_falls_back_to_the_shipped_snapshot() {
+    let db = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let image = debian_oci_tar(dir.path());
+    let offline = || {
+        let mut c = lucid(&db);
+        c.env_remove("LUCID_SKIP_FEED_UPDATE")
+            .env_remove("LUCID_FEED_DIR")
+            .env_remove("LUCID_FEED_SNAPSHOT");
+        harness::unreachable_feeds(&mut c);
+        c
+    };
+    let first = offline()
+        .args(["scan", "--format", "json", "--fail-on", "unknown"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    // Findings from the snapshot fail the gate: never an empty "clean" result for want of feeds.
+    assert_exit(&first, 1);
+    let err = stderr(&first);
+    assert!(
+        err.contains("using the offline snapshot shipped with lucid, dated 20"),
+        "{err}"
+    );
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let found = images::findings(&report);
+    assert!(
+        found
+            .iter()
+            .any(|(p, name, _)| p == "apt" && name == "CVE-2011-3374"),
+        "{found:?}"
+    );
+    let date = report["feeds"]["debian-oval/bookworm"]["snapshot"]
+        .as_str()
+        .unwrap();
+    assert_eq!(date.len(), 10, "{date}");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w["code"] == "feed_snapshot" && w["message"].as_str().unwrap().contains(date)),
+        "{warnings:?}"
+    );
+    assert!(!warnings.iter().any(|w| w["code"] == "no_feeds_loaded"));
+
+    let status = lucid(&db).args(["feeds", "status"]).output().unwrap();
+    assert_exit(&status, 0);
+    let table = stdout(&status);
+    assert!(
+        table.lines().any(|l| l.starts_with("debian-oval/bookworm")
+            && l.contains(&format!("(offline snapshot of {date})"))),
+        "{table}"
+    );
+
+    let second = offline().arg("scan").arg(&image).output().unwrap();
+    assert_exit(&second, 0);
+    assert!(!stderr(&second).contains("using the offline snapshot"));
+    let table = stdout(&second);
+    assert!(
+        table.contains("feed_snapshot") && table.contains(date),
+        "{table}"
+    );
 }

@@ -24,7 +24,12 @@ async fn serve_answers_health_indexes_an_uploaded_layer_and_reports() {
     let home = tempfile::tempdir().unwrap();
     let port = harness::free_port().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_lucid"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--no-update",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("DATABASE_URL", &db.url)
         .env("LUCID_HOME", home.path())
         .env_remove("LUCID_PSK")
@@ -123,4 +128,49 @@ async fn serve_answers_health_indexes_an_uploaded_layer_and_reports() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+}
+
+/// Offline at start on an empty database: the scheduled updater's first run reaches no feed (every mirror
+/// refuses connections) and loads the offline snapshot shipped with lucid instead, saying so in the log.
+#[tokio::test]
+async fn serve_falls_back_to_the_snapshot_when_offline_at_start() {
+    let db = harness::fresh_database().await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("serve.log");
+    let port = harness::free_port().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lucid"));
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &db.url)
+        .env("LUCID_HOME", home.path())
+        .env("LUCID_LOG", "off")
+        .env_remove("LUCID_FEED_DIR")
+        .env_remove("LUCID_FEED_SNAPSHOT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    harness::unreachable_feeds(&mut command);
+    let _server = Server(command.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("using the offline snapshot shipped with lucid, dated") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no snapshot fallback: {text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_lucid"))
+        .args(["feeds", "status"])
+        .env("DATABASE_URL", &db.url)
+        .env("LUCID_LOG", "off")
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("debian-oval/bookworm") && l.contains("offline snapshot of")),
+        "{status}"
+    );
 }

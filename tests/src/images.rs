@@ -141,6 +141,78 @@ pub fn debian_layers() -> Result<Vec<Layer>> {
     ])
 }
 
+/// A dpkg status stanza for an installed package.
+pub fn dpkg_stanza(name: &str, source: Option<&str>, version: &str) -> String {
+    let source = source.map(|s| format!("Source: {s}\n")).unwrap_or_default();
+    format!(
+        "Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
+         Installed-Size: 100\nMaintainer: Debian <debian@example.org>\nArchitecture: amd64\n{source}\
+         Version: {version}\nDescription: {name}\n\n"
+    )
+}
+
+/// [`debian_layers`] plus a top layer rewriting the dpkg database with an OpenSSL (libssl3 3.0.7-1) from
+/// before the CVE-2022-4304 fix: 92 packages.
+pub fn debian_openssl_layers() -> Result<Vec<Layer>> {
+    let mut status = String::from_utf8(ecosystems_testdata(
+        "dpkg/testdata/bookworm-minbase-status",
+    )?)?;
+    status.push('\n');
+    status.push_str(&dpkg_stanza("libssl3", Some("openssl"), "3.0.7-1"));
+    let mut layers = debian_layers()?;
+    layers.push(Layer::new(
+        &[Entry::File("var/lib/dpkg/status", status.into_bytes())],
+        Compression::Gzip,
+    )?);
+    Ok(layers)
+}
+
+/// The findings of a Clair VulnerabilityReport as sorted `(package, vulnerability name, fixed version)`.
+pub fn findings(report: &Value) -> Vec<(String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut found = Vec::new();
+    if let Some(map) = report["package_vulnerabilities"].as_object() {
+        for (pid, vids) in map {
+            for vid in vids.as_array().into_iter().flatten() {
+                let v = &report["vulnerabilities"][vid.as_str().unwrap_or_default()];
+                found.push((
+                    text(&report["packages"][pid]["name"]),
+                    text(&v["name"]),
+                    text(&v["fixed_in_version"]),
+                ));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The findings of [`debian_openssl_layers`] against the repository's bookworm OVAL excerpt
+/// (`debian/testdata/oval-definitions-bookworm-excerpt.xml`).
+pub fn debian_openssl_expected() -> Vec<(String, String, String)> {
+    [
+        ("apt", "CVE-2011-3374", ""),
+        ("libapt-pkg6.0", "CVE-2011-3374", ""),
+        ("libssl3", "CVE-2022-4304", "3.0.8-1"),
+        ("tar", "CVE-2005-2541", ""),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect()
+}
+
+/// A feed folder (for `lucid update --from` or `LUCID_FEED_DIR`) under `dir` holding the repository's
+/// real Debian bookworm OVAL excerpt.
+pub fn bookworm_feed_dir(dir: &Path) -> Result<PathBuf> {
+    let feeds = dir.join("feeds");
+    std::fs::create_dir_all(&feeds)?;
+    std::fs::write(
+        feeds.join("oval-definitions-bookworm.xml"),
+        ecosystems_testdata("debian/testdata/oval-definitions-bookworm-excerpt.xml")?,
+    )?;
+    Ok(feeds)
+}
+
 /// An Alpine image of one gzip layer with the real apk database sample.
 pub fn alpine_layers() -> Result<Vec<Layer>> {
     Ok(vec![Layer::new(

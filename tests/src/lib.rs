@@ -272,6 +272,37 @@ pub fn lambda_bootstrap(binary: &str, function_name: &str) -> Command {
 }
 
 /// Asserts a process failed with exactly one stderr line containing `needle`, and no panic.
+/// Points every public feed at the discard port of the loopback address, where nothing listens: each
+/// fetch fails at once, as on a machine with no network.
+pub fn unreachable_feeds(command: &mut Command) -> &mut Command {
+    for mirror in [
+        "OSV",
+        "ALPINE",
+        "UBUNTU",
+        "DEBIAN_TRACKER",
+        "RHEL_OVAL",
+        "WOLFI",
+        "CHAINGUARD",
+        "NVD",
+        "KEV",
+        "EPSS",
+    ] {
+        command.env(format!("LUCID_FEED_MIRROR_{mirror}"), "http://127.0.0.1:9");
+    }
+    command
+}
+
+/// Asserts a command's exit code, showing its output when it differs.
+pub fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");

@@ -111,21 +111,21 @@ pub const NOTIFIER_ISSUER: &str = "clair-notifier";
 /// A token for an outgoing request, as Clair signs one (HS256, `iss`, `iat` now, `nbf` a minute ago,
 /// `exp` in a minute), so receivers verify it with the same pre-shared key.
 pub fn sign(config: &AuthConfig, issuer: &str) -> Result<String, AuthError> {
-    #[derive(serde::Serialize)]
-    struct Outgoing<'a> {
-        iss: &'a str,
-        iat: u64,
-        nbf: u64,
-        exp: u64,
-    }
+    mint(&config.key, issuer, 60)
+}
+
+/// Mints a token [`Verifier`] accepts, for clients (`lucid report --psk`) and the notifier: HS256 under
+/// `key` (the base64-decoded `LUCID_PSK`), `iss` = `issuer`, `iat` now, `nbf` a minute ago (clock skew),
+/// expiring after `ttl_secs`.
+pub fn mint(key: &[u8], issuer: &str, ttl_secs: u64) -> Result<String, AuthError> {
     let now = jsonwebtoken::get_current_timestamp();
-    let claims = Outgoing {
-        iss: issuer,
-        iat: now,
-        nbf: now.saturating_sub(60),
-        exp: now + 60,
-    };
-    let key = jsonwebtoken::EncodingKey::from_secret(&config.key)
+    let claims = serde_json::json!({
+        "iss": issuer,
+        "iat": now,
+        "nbf": now.saturating_sub(60),
+        "exp": now + ttl_secs,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(key)
         .map_err(|e| AuthError::Invalid(e.to_string()))?;
     jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::HS256), &claims, &key)
         .map_err(|e| AuthError::Invalid(e.to_string()))
@@ -203,6 +203,14 @@ mod tests {
             issuers: Vec::new(),
         };
         assert!(Verifier::new(&other).verify(&headers).is_err());
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let t = mint(KEY, "quay", 60).unwrap();
+        assert_eq!(verifier(&["quay"]).verify(&headers(&t)), Ok(()));
+        let other = mint(b"another key, another key, 32 by", "quay", 60).unwrap();
+        assert!(verifier(&["quay"]).verify(&headers(&other)).is_err());
     }
 
     #[test]

@@ -187,9 +187,61 @@ impl<R: Read> SectionReader<R> {
 
 /// Imports an archive: checks all of it first (a corrupt file changes nothing), then commits each
 /// updater's records as its new state, one section in memory at a time.
-pub async fn import(
+pub async fn import(store: &FeedStore, input: impl Read + Seek) -> Result<ArchiveStats, FeedError> {
+    import_labelled(store, input, IMPORT_LABEL).await
+}
+
+/// `feed_status.fingerprint` prefix of data loaded by [`import`].
+pub const IMPORT_LABEL: &str = "import";
+
+/// `feed_status.fingerprint` prefix of data loaded from the offline snapshot shipped with Lucid, followed
+/// by `<date>:` (see [`snapshot_label`] and [`snapshot_date`]).
+pub const SNAPSHOT_LABEL: &str = "snapshot";
+
+/// The label [`import_labelled`] takes for a snapshot dated `date` (`YYYY-MM-DD`).
+pub fn snapshot_label(date: &str) -> String {
+    format!("{SNAPSHOT_LABEL}:{date}")
+}
+
+/// The snapshot date recorded in a `feed_status` fingerprint, when the feed's data came from a snapshot.
+pub fn snapshot_date(fingerprint: &str) -> Option<&str> {
+    let rest = fingerprint
+        .strip_prefix(SNAPSHOT_LABEL)?
+        .strip_prefix(':')?;
+    rest.split(':').next().filter(|d| !d.is_empty())
+}
+
+/// The file's own header: when it was exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveInfo {
+    /// RFC 3339, as written by [`export`] (empty when the file does not say).
+    pub exported_at: String,
+}
+
+/// Reads just the header of an archive (checks that it is one).
+pub fn info(input: impl Read) -> Result<ArchiveInfo, FeedError> {
+    let decoder = zstd::Decoder::new(input)
+        .map_err(|e| FeedError::malformed(FEED, format!("not zstd: {e}")))?;
+    let mut first = String::new();
+    BufReader::new(decoder)
+        .read_line(&mut first)
+        .map_err(|e| FeedError::malformed(FEED, format!("line 1: {e}")))?;
+    let header: FileHeader = serde_json::from_str(&first)
+        .map_err(|e| FeedError::malformed(FEED, format!("line 1: {e}")))?;
+    if header.format != FORMAT {
+        return Err(FeedError::malformed(FEED, format!("not a {FORMAT} file")));
+    }
+    Ok(ArchiveInfo {
+        exported_at: header.exported_at,
+    })
+}
+
+/// [`import`], recording each updater's fingerprint as `<label>:<exported fingerprint>` in `feed_status`,
+/// so that where the data came from stays visible (`lucid feeds status`, the reports' `feeds`).
+pub async fn import_labelled(
     store: &FeedStore,
     mut input: impl Read + Seek,
+    label: &str,
 ) -> Result<ArchiveStats, FeedError> {
     let mut check = SectionReader::new(&mut input)?;
     while check.next_section()?.is_some() {}
@@ -200,7 +252,7 @@ pub async fn import(
     let mut reader = SectionReader::new(&mut input)?;
     let mut stats = ArchiveStats::default();
     while let Some((header, section)) = reader.next_section()? {
-        let fingerprint = format!("import:{}", header.fingerprint);
+        let fingerprint = format!("{label}:{}", header.fingerprint);
         let outcome = match &section {
             Section::Vulnerabilities(records) => {
                 store.commit(&header.updater, &fingerprint, records).await

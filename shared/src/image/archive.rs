@@ -28,6 +28,8 @@ pub(crate) enum Archive {
         path: PathBuf,
         entries: HashMap<String, TarEntry>,
     },
+    /// Served by a registry (`registry.rs`).
+    Registry(Box<super::registry::RegistryBlobs>),
 }
 
 /// A relative path with only normal components, `/`-separated, or `None`.
@@ -116,6 +118,7 @@ impl Archive {
     pub(crate) fn location(&self) -> &Path {
         match self {
             Archive::Dir(p) | Archive::Tar { path: p, .. } => p,
+            Archive::Registry(r) => r.location(),
         }
     }
 
@@ -135,6 +138,7 @@ impl Archive {
         match self {
             Archive::Dir(root) => normalize(rel).is_some_and(|r| root.join(r).is_file()),
             Archive::Tar { entries, .. } => self.tar_file(entries, rel).is_some(),
+            Archive::Registry(r) => r.contains(rel),
         }
     }
 
@@ -162,6 +166,7 @@ impl Archive {
                     .map_err(|e| ImageError::io(path, e))?;
                 Ok((Box::new(file.take(size)), size))
             }
+            Archive::Registry(r) => r.open(rel),
         }
     }
 

@@ -12,6 +12,7 @@
 mod archive;
 mod docker;
 mod oci;
+pub mod registry;
 
 use std::fmt;
 use std::io::Read;
@@ -44,6 +45,8 @@ pub enum ImageError {
     },
     #[error("invalid platform {0:?}: expected os/architecture[/variant], e.g. linux/amd64")]
     BadPlatform(String),
+    #[error("registry image {reference}: {reason}")]
+    Registry { reference: String, reason: String },
 }
 
 impl ImageError {
@@ -130,6 +133,8 @@ pub enum ImageFormat {
     OciLayout,
     /// An OCI image layout in a tar (including a `docker save` that carries one).
     OciArchive,
+    /// Pulled from a registry (Docker Registry HTTP API v2).
+    Registry,
 }
 
 impl fmt::Display for ImageFormat {
@@ -138,6 +143,7 @@ impl fmt::Display for ImageFormat {
             ImageFormat::DockerArchive => "docker-save archive",
             ImageFormat::OciLayout => "OCI image layout",
             ImageFormat::OciArchive => "OCI image archive",
+            ImageFormat::Registry => "registry image",
         })
     }
 }

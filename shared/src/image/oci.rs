@@ -19,7 +19,7 @@ use crate::model::Digest;
 /// Nested image indexes followed at most.
 const MAX_INDEX_DEPTH: usize = 4;
 
-const INDEX_TYPES: [&str; 2] = [
+pub(super) const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ];

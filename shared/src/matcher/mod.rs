@@ -500,6 +500,26 @@ fn freshness(
             relevant.insert(name, feed);
         }
     }
+    let snapshots: BTreeSet<&str> = relevant
+        .values()
+        .filter_map(|f| f.snapshot.as_deref())
+        .collect();
+    if !snapshots.is_empty() {
+        let from: Vec<&str> = relevant
+            .iter()
+            .filter(|(_, f)| f.snapshot.is_some())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        warnings.push(ReportWarning::new(
+            ReportWarning::FEED_SNAPSHOT,
+            format!(
+                "vulnerability data of {} comes from the offline snapshot shipped with Lucid (dated {}), \
+                 not the live feeds: advisories published since are missing (`lucid update` when online)",
+                from.join(", "),
+                snapshots.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     for (updater, feed) in &relevant {
         if !feed.last_error.is_empty() {
             warnings.push(ReportWarning::new(

@@ -68,7 +68,7 @@ pub const ENRICHMENTS: &str = "
 pub const FEEDS: &str = "
     SELECT COALESCE(l.updater, f.updater), l.switched_at, f.last_attempt, f.last_success,
            COALESCE(f.last_error, ''), COALESCE(f.record_count, uo.record_count, 0), l.uo_id,
-           COALESCE(uo.kind, 'vulnerability')
+           COALESCE(uo.kind, 'vulnerability'), COALESCE(f.fingerprint, '')
     FROM latest_update_operation l
     FULL JOIN feed_status f ON f.updater = l.updater
     LEFT JOIN update_operation uo ON uo.id = l.uo_id";
@@ -209,6 +209,7 @@ pub struct Feed {
 /// Reads a row of [`FEEDS`].
 pub fn feed(row: &tokio_postgres::Row) -> Result<Feed, StoreError> {
     let kind: String = row.try_get(7)?;
+    let fingerprint: String = row.try_get(8)?;
     Ok(Feed {
         name: row.try_get(0)?,
         freshness: FeedFreshness {
@@ -217,6 +218,7 @@ pub fn feed(row: &tokio_postgres::Row) -> Result<Feed, StoreError> {
             last_success: rfc3339(row.try_get(3)?),
             last_error: row.try_get(4)?,
             record_count: row.try_get(5)?,
+            snapshot: crate::feeds::archive::snapshot_date(&fingerprint).map(str::to_owned),
         },
         uo_id: row.try_get(6)?,
         enrichment: kind == "enrichment",

@@ -261,6 +261,10 @@ pub struct FeedFreshness {
     /// Records in the data now in use.
     #[serde(default)]
     pub record_count: i64,
+    /// Set (`YYYY-MM-DD`) when the data in use is the offline snapshot shipped with Lucid, loaded because
+    /// the live feed was unreachable on a first run: the date of that snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 /// Why a vulnerability report may be incomplete (Lucid extension). `code` is stable and machine-readable;
@@ -280,6 +284,8 @@ impl ReportWarning {
     pub const UNSUPPORTED_DISTRIBUTION: &'static str = "unsupported_distribution";
     /// A feed covering this image failed its last update; its older data was used.
     pub const FEED_UPDATE_FAILED: &'static str = "feed_update_failed";
+    /// Some feeds covering this image hold the offline snapshot shipped with Lucid, not live data.
+    pub const FEED_SNAPSHOT: &'static str = "feed_snapshot";
 
     pub fn new(code: &str, message: impl Into<String>) -> ReportWarning {
         ReportWarning {
