@@ -228,8 +228,13 @@ fn bad_request(message: String) -> Response<Bytes> {
 /// A UUID from a path segment or query value, or a 400 naming `what`.
 fn parse_ref(value: &str, what: &str) -> Result<Uuid, Response<Bytes>> {
     let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
-    Uuid::parse_str(decoded.trim())
-        .map_err(|e| bad_request(format!("malformed {what} {decoded:?}: {e}")))
+    // The hyphenated form only, as Clair's clients send it (and as the OpenAPI `format: uuid` says).
+    if decoded.len() != 36 {
+        return Err(bad_request(format!(
+            "malformed {what} {decoded:?}: not a hyphenated UUID"
+        )));
+    }
+    Uuid::parse_str(&decoded).map_err(|e| bad_request(format!("malformed {what} {decoded:?}: {e}")))
 }
 
 /// The query parameters of a request, decoded, in order.
