@@ -317,10 +317,12 @@ async fn scan(api: &Api, req: &Request<Bytes>) -> Response<Bytes> {
     if let Err(resp) =
         super::indexer_v1::stage(api, req.headers(), &manifest, &reg.layers_to_scan).await
     {
-        return harbor_error(
-            resp.status(),
-            String::from_utf8_lossy(resp.body()).into_owned(),
-        );
+        // The Clair error's message, in Harbor's error body.
+        let message = serde_json::from_slice::<serde_json::Value>(resp.body())
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "staging the layers failed".to_owned());
+        return harbor_error(resp.status(), message);
     }
     let id = ScanId {
         m: pulled.digest,

@@ -309,7 +309,7 @@ async fn update_operations(api: &Api, req: &Request<Bytes>) -> Response<Bytes> {
         return with_etag(Response::new(Bytes::new()), StatusCode::NOT_MODIFIED, v);
     }
     for ops in of_kind.values_mut() {
-        ops.sort_by(|a, b| b.id.cmp(&a.id));
+        ops.sort_by_key(|o| std::cmp::Reverse(o.id));
     }
     let mut resp = json_as(StatusCode::OK, MT_UPDATE_OPERATIONS, &of_kind);
     if let Some(v) = validator.and_then(|v| HeaderValue::from_str(&v).ok()) {
