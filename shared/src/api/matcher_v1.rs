@@ -99,17 +99,18 @@ pub async fn route(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
     };
     let span = tracing::info_span!("vulnerability_report", manifest = %digest);
     let _guard = span.enter();
+    let not_found = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("index report for {digest} not found"),
+        )
+    };
     // A report already computed for the same manifest, feeds and feed status: no match needed.
     let validator =
         match ReportCache::validator(&api.db, &digest, api.indexer().index_state()).await {
             Ok(Some(v)) => v,
-            Ok(None) => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    format!("index report for {digest} not found"),
-                );
-            }
+            Ok(None) => return not_found(),
             Err(e) => return internal(format!("could not retrieve index report: {e}")),
         };
     if unmodified(req.headers(), &validator) {
@@ -139,13 +140,7 @@ pub async fn route(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
                 ),
             );
         }
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                format!("index report for {digest} not found"),
-            );
-        }
+        Ok(None) => return not_found(),
         Err(e) => return internal(format!("could not retrieve index report: {e}")),
     };
     match Matcher::new(api.db.clone())
