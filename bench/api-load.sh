@@ -9,6 +9,8 @@
 #   bench/api-load.sh [FEEDS_DIR]        (default ../shared/feeds/debian-oval)
 #   LUCID_BENCH_PROFILE=dev              reuse the debug build instead of building release
 #   DURATION=30 CONNECTIONS=16 THREADS=2
+#   OLD_EVERY=10                         one synthetic package in OLD_EVERY at an old version (affected by
+#                                        every fixed record of its source); 2 gives a ~4 MB worst-case report
 set -euo pipefail
 cd "$(dirname "$0")/.."
 feeds="$(realpath "${1:-../shared/feeds/debian-oval}")"
@@ -51,9 +53,9 @@ echo "api-load: loading feeds from $feeds" >&2
 
 # A bookworm layer of 1,000 dpkg packages: the real minbase status, then binaries named after source
 # packages the OVAL knows (so lookups hit real records), at old and new versions.
-python3 - "$work/layer.tar.gz" "$feeds" <<'PY'
+python3 - "$work/layer.tar.gz" "$feeds" "${OLD_EVERY:-10}" <<'PY'
 import bz2, glob, gzip, io, re, sys, tarfile
-out, feeds = sys.argv[1], sys.argv[2]
+out, feeds, old_every = sys.argv[1], sys.argv[2], int(sys.argv[3])
 base = open("shared/src/ecosystems/dpkg/testdata/bookworm-minbase-status").read().rstrip("\n") + "\n\n"
 have = len(re.findall(r"^Package: ", base, re.M))
 names = set()
@@ -64,7 +66,7 @@ names = sorted(names)
 stanzas = []
 for i in range(1000 - have):
     src = names[(i * 7919) % len(names)] if names else f"pkg{i}"
-    version = "0.1-1" if i % 2 == 0 else "99:1.0-1"
+    version = "0.1-1" if i % old_every == 0 else "99:1.0-1"
     stanzas.append(
         f"Package: {src}-bench{i}\nStatus: install ok installed\nArchitecture: amd64\n"
         f"Source: {src}\nVersion: {version}\nDescription: bench\n\n")
