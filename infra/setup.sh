@@ -54,6 +54,16 @@ if [ -f infra/ref-requirements.txt ]; then
   fi
 fi
 
+if [ -f infra/contract-requirements.txt ]; then
+  stamp=.venv-contract/.requirements
+  if [ ! -x .venv-contract/bin/st ] || ! cmp -s infra/contract-requirements.txt "$stamp"; then
+    say "installing schemathesis (the API contract test) into .venv-contract"
+    python3 -m venv .venv-contract
+    .venv-contract/bin/pip install -q --disable-pip-version-check -r infra/contract-requirements.txt
+    cp infra/contract-requirements.txt "$stamp"
+  fi
+fi
+
 if [ -f infra/ref-package.json ]; then
   if ! cmp -s infra/ref-package.json .ref/package.json 2>/dev/null || [ ! -d .ref/node_modules ]; then
     say "installing node reference packages into .ref"

@@ -76,6 +76,103 @@ async fn call(api: &Api, req: lambda_http::Request) -> (u16, http::HeaderMap, Va
     (status, headers, body)
 }
 
+fn bookworm_oval() -> Vec<lucid::model::Vulnerability> {
+    let xml = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/src/ecosystems/debian/testdata/oval-definitions-bookworm-excerpt.xml"
+    ))
+    .unwrap();
+    lucid::ecosystems::debian::oval::parse_oval(xml.as_slice(), "bookworm").unwrap()
+}
+
+#[tokio::test]
+async fn internal_harbor_and_openapi_routes_through_api_gateway_events() {
+    let s = services(&[]).await;
+    let api = Api::from_services(&s);
+    let get = |path: &str| event("healthz", "GET", path, b"", &[]);
+
+    // Clair's internal update routes.
+    let ops = "/matcher/api/v1/internal/update_operation";
+    let (status, headers, body) = call(&api, get(ops)).await;
+    assert_eq!((status, body), (200, json!({})));
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.clair.update_operations.v1+json"
+    );
+    let store = lucid::feeds::store::FeedStore::new(s.db.clone());
+    store
+        .commit("debian-oval/bookworm", "fp", &bookworm_oval())
+        .await
+        .unwrap();
+    let (status, headers, body) = call(&api, get(&format!("{ops}?latest=true"))).await;
+    assert_eq!(status, 200);
+    let reference = body["debian-oval/bookworm"][0]["ref"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(headers["etag"], format!("\"{reference}\""));
+    let etag = format!("\"{reference}\"");
+    let (status, _, _) = call(
+        &api,
+        event("healthz", "GET", ops, b"", &[("if-none-match", &etag)]),
+    )
+    .await;
+    assert_eq!(status, 304);
+    let (status, _, body) = call(
+        &api,
+        get(&format!(
+            "/matcher/api/v1/internal/update_diff?cur={reference}"
+        )),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(!body["added"].as_array().unwrap().is_empty());
+    let (status, _, body) = call(&api, get("/matcher/api/v1/internal/update_diff")).await;
+    assert_eq!((status, &body["code"]), (400, &json!("bad-request")));
+    let (status, _, body) = call(
+        &api,
+        event("healthz", "DELETE", &format!("{ops}/{reference}"), b"", &[]),
+    )
+    .await;
+    assert_eq!((status, body), (200, Value::Null));
+    let (_, _, body) = call(&api, get(ops)).await;
+    assert_eq!(body, json!({}));
+
+    // Harbor.
+    let (status, headers, body) = call(&api, get("/api/v1/metadata")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.scanner.adapter.metadata+json; version=1.1"
+    );
+    assert_eq!(body["scanner"]["name"], "Lucid");
+    let (status, headers, body) = call(
+        &api,
+        event(
+            "index_report_post",
+            "POST",
+            "/api/v1/scan",
+            b"{\"registry\": 1}",
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        headers["content-type"],
+        "application/vnd.scanner.adapter.error+json; version=1.0"
+    );
+    assert!(body["error"]["message"].is_string());
+    let (status, _, body) = call(&api, get("/api/v1/scan/unknown/report")).await;
+    assert_eq!(status, 404, "{body}");
+
+    // The OpenAPI document.
+    let (status, headers, body) = call(&api, get("/openapi/v1")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/openapi+json");
+    assert_eq!(body["openapi"], "3.1.0");
+}
+
 #[tokio::test]
 async fn health_readiness_and_json_errors() {
     let s = services(&[]).await;
@@ -85,7 +182,10 @@ async fn health_readiness_and_json_errors() {
     assert_eq!((status, body), (200, json!({"status": "ok"})));
     assert_eq!(headers["content-type"], "application/json");
     let (status, _, body) = call(&api, get("/readyz", "GET")).await;
-    assert_eq!((status, body), (200, json!({"status": "ready"})));
+    assert_eq!(
+        (status, body),
+        (200, json!({"status": "ready", "feeds": []}))
+    );
     let (status, _, body) = call(&api, get("/no/such/route", "GET")).await;
     assert_eq!(status, 404);
     assert_eq!(body["code"], "not-found");
@@ -155,6 +255,16 @@ async fn indexer_routes_through_api_gateway_events() {
 
     // The matcher's vulnerability report of the finished manifest.
     let vuln_path = format!("/matcher/api/v1/vulnerability_report/{}", m.hash);
+    // No feed has loaded: 202, never an empty clean report.
+    let (status, headers, body) = call(&api, event("healthz", "GET", &vuln_path, b"", &[])).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(headers["retry-after"], "30");
+    assert_eq!(body["state"], "first_update_in_progress");
+    let store = lucid::feeds::store::FeedStore::new(s.db.clone());
+    store
+        .commit("debian-oval/bookworm", "fp", &bookworm_oval())
+        .await
+        .unwrap();
     let (status, headers, vulns) = call(&api, event("healthz", "GET", &vuln_path, b"", &[])).await;
     assert_eq!(status, 200, "{vulns}");
     assert_eq!(

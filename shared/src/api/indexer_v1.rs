@@ -167,7 +167,7 @@ pub fn path_digest(segment: &str) -> Result<Digest, Response<Bytes>> {
 }
 
 /// Clair's `unmodified`: true when an `If-None-Match` value equals the validator exactly.
-fn unmodified(headers: &HeaderMap, validator: &str) -> bool {
+pub(crate) fn unmodified(headers: &HeaderMap, validator: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -247,19 +247,25 @@ fn negotiate(headers: &HeaderMap, allow: &[&'static str]) -> Result<&'static str
     ))
 }
 
+/// The request's media type without parameters, lowercased; `None` without `Content-Type`.
+pub(crate) fn content_type(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?;
+    Some(
+        ct.to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
 /// Request bodies must be JSON: no `Content-Type`, `application/json`, a `+json` type or `allowed`.
 fn check_content_type(headers: &HeaderMap, allowed: &str) -> Result<(), Response<Bytes>> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+    let Some(media) = content_type(headers) else {
         return Ok(());
     };
-    let media = ct
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     if media == MT_JSON || same_type(&media, allowed) || media.ends_with("+json") {
         return Ok(());
     }
@@ -353,9 +359,13 @@ fn add_links(h: &mut HeaderMap, links: &[String]) {
     }
 }
 
+/// How long a claimed fetch (or a scan) may go without finishing before a new POST queues the layer's
+/// fetch again: its job was lost (dead-lettered, or its worker died).
+pub const FETCH_CLAIM_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// Decides, for each layer not yet indexed, whether the client uploads it, a fetch job gets it, or it is
 /// being scanned already; queues the fetch jobs.
-async fn stage(
+pub(crate) async fn stage(
     api: &Api,
     headers: &HeaderMap,
     manifest: &Manifest,
@@ -364,6 +374,7 @@ async fn stage(
     let indexer = api.indexer();
     let mut pending = Vec::with_capacity(missing.len());
     let mut jobs = Vec::new();
+    let mut claims = Vec::new();
     for digest in missing {
         let Some(layer) = manifest.layers.iter().find(|l| &l.hash == digest) else {
             continue;
@@ -373,17 +384,26 @@ async fn stage(
             .layer_status(digest, indexer.index_state())
             .await
             .map_err(internal)?;
-        if status == LayerStatus::Scanning {
-            pending.push(PendingLayer {
-                hash: digest.clone(),
-                action: "scanning",
-                upload: None,
-            });
-        } else if !layer.uri.is_empty() {
-            jobs.push(FetchJob::new(Some(manifest.hash.clone()), layer.clone()).to_body());
+        if !layer.uri.is_empty() {
+            // One job per layer however often the manifest is posted: only the claim's winner queues.
+            let claimed = indexer
+                .store()
+                .claim_layer_fetch(digest, indexer.index_state(), FETCH_CLAIM_STALE_AFTER)
+                .await
+                .map_err(internal)?;
+            if claimed {
+                jobs.push(FetchJob::new(Some(manifest.hash.clone()), layer.clone()).to_body());
+                claims.push(digest);
+            }
             pending.push(PendingLayer {
                 hash: digest.clone(),
                 action: "fetch",
+                upload: None,
+            });
+        } else if status == LayerStatus::Scanning {
+            pending.push(PendingLayer {
+                hash: digest.clone(),
+                action: "scanning",
                 upload: None,
             });
         } else {
@@ -395,10 +415,20 @@ async fn stage(
         }
     }
     if !jobs.is_empty() {
-        api.fetch_queue
-            .send_batch(&jobs)
-            .await
-            .map_err(|e| internal(format!("queueing fetch jobs: {e}")))?;
+        if let Err(e) = api.fetch_queue.send_batch(&jobs).await {
+            // Release the claims, so the next POST queues the jobs again instead of waiting them out.
+            let reason = format!("queueing the fetch job failed: {e}");
+            for layer in claims {
+                if let Err(e) = indexer
+                    .store()
+                    .fail_layer_scan(layer, indexer.index_state(), &reason)
+                    .await
+                {
+                    tracing::warn!(%layer, error = %e, "releasing a fetch claim");
+                }
+            }
+            return Err(internal(format!("queueing fetch jobs: {e}")));
+        }
         tracing::info!(jobs = jobs.len(), "fetch jobs queued");
     }
     Ok(pending)

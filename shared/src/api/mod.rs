@@ -9,6 +9,11 @@
 //! - Clair v4 matcher ([`matcher_v1`]): `GET /matcher/api/v1/vulnerability_report/{digest}` (404 until the
 //!   index report is finished).
 //! - Clair v4 notifier ([`notifier_v1`]): `GET`/`DELETE /notifier/api/v1/notification/{id}` (paged).
+//! - Clair's internal update routes ([`matcher_v1`]): `GET /matcher/api/v1/internal/update_operation`,
+//!   `DELETE …/update_operation/{ref}`, `GET …/internal/update_diff?prev=&cur=`.
+//! - Harbor's Pluggable Scanner API v1.1/1.2 ([`harbor_v1`]): `GET /api/v1/metadata`, `POST /api/v1/scan`,
+//!   `GET /api/v1/scan/{id}/report`.
+//! - `GET /openapi/v1` ([`openapi`]): the OpenAPI 3.1 document of all of this (open, like health).
 //! - Lucid's upload route `PUT /lucid/api/v1/layers/{digest}`: the local counterpart of a presigned S3 PUT.
 //!
 //! Every route but health requires a PSK JWT when `LUCID_PSK` is set ([`auth`]).
@@ -17,9 +22,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod harbor_v1;
 pub mod indexer_v1;
 pub mod matcher_v1;
 pub mod notifier_v1;
+pub mod openapi;
+pub mod report_cache;
 pub mod server;
 
 use std::sync::Arc;
@@ -58,6 +66,7 @@ pub struct Api {
     auth: Option<auth::Verifier>,
     /// One matcher for the process, so reports share its caches.
     matcher: crate::matcher::Matcher,
+    reports: Arc<report_cache::ReportCache>,
 }
 
 impl Api {
@@ -74,6 +83,7 @@ impl Api {
             indexer,
             fetch_queue,
             auth: auth.map(auth::Verifier::new),
+            reports: Arc::default(),
         }
     }
 
@@ -93,7 +103,7 @@ impl Api {
 
     /// Checks authentication for a route (health routes are always open). `Err` is the 401 response.
     pub fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<(), Response<Bytes>> {
-        if matches!(path, "/healthz" | "/readyz") {
+        if matches!(path, "/healthz" | "/readyz" | openapi::PATH) {
             return Ok(());
         }
         let Some(verifier) = &self.auth else {
@@ -179,6 +189,34 @@ struct Health {
     status: &'static str,
 }
 
+/// `/readyz`'s body: the database answers, and how every feed fared (an empty list: no update has run).
+#[derive(Serialize)]
+struct Readiness {
+    status: &'static str,
+    feeds: Vec<crate::feeds::store::FeedStatus>,
+}
+
+/// 200 when the database answers, with each feed's last success, error and record count; 503 otherwise.
+async fn readiness(api: &Api) -> Response<Bytes> {
+    let unavailable = |e: String| error(StatusCode::SERVICE_UNAVAILABLE, "database-unavailable", e);
+    if let Err(e) = api.db.ping().await {
+        return unavailable(e.to_string());
+    }
+    match crate::feeds::store::FeedStore::new(api.db.clone())
+        .feed_status()
+        .await
+    {
+        Ok(feeds) => json(
+            StatusCode::OK,
+            &Readiness {
+                status: "ready",
+                feeds,
+            },
+        ),
+        Err(e) => unavailable(e.to_string()),
+    }
+}
+
 /// Routes one request whose body was read whole (API Gateway hands the body over that way; `lucid serve`
 /// reads JSON bodies up to [`MAX_BODY_BYTES`] and streams uploads through [`indexer_v1::upload_layer`]).
 pub async fn handle(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
@@ -201,14 +239,9 @@ pub async fn handle(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
             method_not_allowed(req.method(), "GET")
         }
         "/healthz" => json(StatusCode::OK, &Health { status: "ok" }),
-        "/readyz" => match api.db.ping().await {
-            Ok(()) => json(StatusCode::OK, &Health { status: "ready" }),
-            Err(e) => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database-unavailable",
-                e.to_string(),
-            ),
-        },
+        "/readyz" => readiness(api).await,
+        openapi::PATH => openapi::route(&req),
+        p if harbor_v1::owns(p) => harbor_v1::route(api, req).await,
         p if indexer_v1::owns(p) => indexer_v1::route(api, req).await,
         p if matcher_v1::owns(p) => matcher_v1::route(api, req).await,
         p if notifier_v1::owns(p) => notifier_v1::route(api, req).await,

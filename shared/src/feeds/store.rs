@@ -58,6 +58,8 @@ pub enum CommitOutcome {
 /// Records added and removed between two operations of one updater (Clair's `update_diff`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UpdateDiff {
+    /// Omitted when the diff is against nothing (every record of `cur` is added).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prev: Option<UpdateOperation>,
     pub cur: UpdateOperation,
     pub added: Vec<Vulnerability>,
@@ -644,6 +646,20 @@ impl FeedStore {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Records that a run of `source` started now (`last_attempt`; the outcome is recorded by
+    /// [`FeedStore::record_attempt`]), so the API can say since when a first update has been running.
+    pub async fn record_start(&self, source: &str) -> Result<(), StoreError> {
+        let client = self.db.client().await?;
+        client
+            .execute(
+                "INSERT INTO feed_status (updater, last_attempt) VALUES ($1, now())
+                 ON CONFLICT (updater) DO UPDATE SET last_attempt = now()",
+                &[&source],
+            )
+            .await?;
         Ok(())
     }
 

@@ -168,6 +168,9 @@ impl FeedUpdater {
             Ok(None) => (SourceOutcome::Busy, 0),
             Err(e) => (SourceOutcome::Failed(e.to_string()), 0),
             Ok(Some(lock)) => {
+                if let Err(e) = self.store.record_start(&source.name).await {
+                    tracing::warn!(error = %e, "recording the feed run's start");
+                }
                 let result = self.locked_run(source).await;
                 let status = match &result {
                     Ok((_, _, fingerprint, count)) => {

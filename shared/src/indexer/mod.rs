@@ -7,6 +7,7 @@
 //! problems (the blob store or database failing) return an error so the event is redelivered.
 
 pub mod fetch;
+pub mod registry;
 pub mod s3_event;
 
 use std::io::Read;

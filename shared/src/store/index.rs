@@ -151,12 +151,15 @@ impl IndexStore {
         })
     }
 
-    /// Claims a layer for scanning. Returns false when it is already done (a duplicate event): the caller
-    /// then has nothing to scan. A failed or interrupted scan may be claimed again.
-    pub async fn begin_layer_scan(
+    /// Claims the fetch of a layer before its fetch job is queued, so concurrent or repeated POSTs of a
+    /// manifest queue one job per layer: true when this caller must queue it (no scan row, a failed one, or a
+    /// claim or scan started more than `stale_after` ago: its job was lost); false when a job is already
+    /// under way or the layer is done. The claim is a `scanning` row; the scan itself claims it again.
+    pub async fn claim_layer_fetch(
         &self,
         layer: &Digest,
         scanner_set: &str,
+        stale_after: std::time::Duration,
     ) -> Result<bool, StoreError> {
         let client = self.db.client().await?;
         client
@@ -165,17 +168,31 @@ impl IndexStore {
                 &[&layer.to_string()],
             )
             .await?;
+        let stale_seconds = stale_after.as_secs_f64();
         let n = client
             .execute(
                 "INSERT INTO layer_scan (layer_id, scanner_set, status)
                  SELECT id, $2, 'scanning' FROM layer WHERE digest = $1
                  ON CONFLICT (layer_id, scanner_set) DO UPDATE
                    SET status = 'scanning', error = '', started_at = now(), finished_at = NULL
-                   WHERE layer_scan.status <> 'done'",
-                &[&layer.to_string(), &scanner_set],
+                   WHERE layer_scan.status = 'failed'
+                      OR (layer_scan.status = 'scanning'
+                          AND layer_scan.started_at <= now() - make_interval(secs => $3))",
+                &[&layer.to_string(), &scanner_set, &stale_seconds],
             )
             .await?;
         Ok(n == 1)
+    }
+
+    /// Claims a layer for scanning. Returns false when it is already done (a duplicate event): the caller
+    /// then has nothing to scan. A failed or interrupted scan (or a fetch claim) may be claimed again.
+    pub async fn begin_layer_scan(
+        &self,
+        layer: &Digest,
+        scanner_set: &str,
+    ) -> Result<bool, StoreError> {
+        self.claim_layer_fetch(layer, scanner_set, std::time::Duration::ZERO)
+            .await
     }
 
     /// Stores a layer's contents and marks it done, in one transaction (never half-written).
