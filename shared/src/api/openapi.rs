@@ -111,6 +111,7 @@ mod tests {
                 &["delete"],
             ),
             ("/matcher/api/v1/internal/update_diff", &["get"]),
+            ("/notifier/api/v1/notification/{id}", &["get", "delete"]),
             ("/api/v1/metadata", &["get"]),
             ("/api/v1/scan", &["post"]),
             ("/api/v1/scan/{scan_request_id}/report", &["get"]),
