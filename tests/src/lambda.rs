@@ -256,8 +256,9 @@ impl RuntimeApi {
     }
 }
 
-/// Where the function binaries of this build are: `LUCID_FUNCTION_BIN_DIR`, else the profile directory
-/// that holds this test executable (`target/<profile>/deps/..`).
+/// A function's binary: `lucid-api` in the profile directory that holds this test executable
+/// (`target/<profile>/deps/..`), or in `LUCID_FUNCTION_BIN_DIR`, which may also be a `sam build` output
+/// directory (`.aws-sam/build-x86_64`: `ApiFunction/bootstrap`), to run the packaged binaries.
 pub fn function_binary(name: &str) -> Result<PathBuf> {
     let dir = match std::env::var_os("LUCID_FUNCTION_BIN_DIR") {
         Some(d) => PathBuf::from(d),
@@ -268,14 +269,22 @@ pub fn function_binary(name: &str) -> Result<PathBuf> {
             .context("locating the target directory")?,
     };
     let bin = dir.join(name);
-    if !bin.is_file() {
-        bail!(
-            "{} not found: build the function binaries first (`cargo build --workspace --bins`, which \
-             infra/test.sh runs) or set LUCID_FUNCTION_BIN_DIR",
-            bin.display()
-        );
+    if bin.is_file() {
+        return Ok(bin);
     }
-    Ok(bin)
+    // template.yaml's logical id: lucid-api → ApiFunction.
+    let short = name.strip_prefix("lucid-").unwrap_or(name);
+    let mut logical: String = short.chars().take(1).flat_map(char::to_uppercase).collect();
+    logical.push_str(short.get(1..).unwrap_or_default());
+    let packaged = dir.join(format!("{logical}Function")).join("bootstrap");
+    if packaged.is_file() {
+        return Ok(packaged);
+    }
+    bail!(
+        "{} not found: build the function binaries first (`cargo build --workspace --bins`, which \
+         infra/test.sh runs) or set LUCID_FUNCTION_BIN_DIR",
+        bin.display()
+    )
 }
 
 /// A function's configuration: what template.yaml gives it.

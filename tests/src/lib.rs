@@ -300,13 +300,13 @@ impl Moto {
 
 /// Uploads each blob to its `pending_layers` entry's presigned URL with the entry's headers, with a plain
 /// HTTP client as a CI job would with curl. `pending` and `blobs` are in the same order.
-pub async fn upload_pending(pending: &[serde_json::Value], blobs: &[&Vec<u8>]) -> Result<()> {
+pub async fn upload_pending(pending: &[serde_json::Value], blobs: &[&[u8]]) -> Result<()> {
     let http = reqwest::Client::new();
     for (p, blob) in pending.iter().zip(blobs) {
         let url = p["upload"]["url"]
             .as_str()
             .ok_or_else(|| anyhow!("no upload URL in {p}"))?;
-        let mut req = http.put(url).body((*blob).clone());
+        let mut req = http.put(url).body(blob.to_vec());
         if let Some(headers) = p["upload"]["headers"].as_object() {
             for (k, v) in headers {
                 req = req.header(k, v.as_str().unwrap_or_default());

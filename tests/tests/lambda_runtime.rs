@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use base64::Engine as _;
-use harness::fixtures::{debian_base_layer, manifest_of, python_layer};
+use harness::fixtures::{debian_base_layer, gzip, manifest_of, python_layer, tar_of};
 use harness::lambda::{
     FunctionConfig, LambdaFunction, Measurements, Outcome, apigw_v2_event, apigw_v2_response,
     function_binary, sqs_event,
@@ -30,6 +30,31 @@ use harness::lambda::{
 use serde_json::{Value, json};
 
 const PSK: &[u8] = b"lambda-runtime-test-key-0123456789";
+
+/// `LUCID_LAMBDA_LAYER_MIB=N` adds a layer holding an N MiB file (to measure the indexer's time and
+/// memory on a layer of realistic size; off by default, as it takes a while in a debug build).
+fn big_layer_mib() -> usize {
+    std::env::var("LUCID_LAMBDA_LAYER_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `len` bytes of lines of pseudo-random hex digits: gzip shrinks them about 2x, as it does binaries.
+fn filler(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|i| {
+            if i % 64 == 63 {
+                return b'\n';
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"0123456789abcdef"[(x & 15) as usize]
+        })
+        .collect()
+}
 
 /// Receives everything pending on `queue` (deleting it, as a successful event source mapping does).
 async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str) -> Result<Vec<aws_sdk_sqs::types::Message>> {
@@ -230,9 +255,16 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
     assert_eq!(diff["updater"], "debian-oval/bookworm");
 
     // The API refuses a request without Clair's PSK JWT, and serves health without one.
-    let base = debian_base_layer();
-    let py = python_layer();
-    let manifest = manifest_of(&[&base, &py]);
+    let mut layers = vec![debian_base_layer(), python_layer()];
+    let big_mib = big_layer_mib();
+    if big_mib > 0 {
+        layers.push(gzip(&tar_of(&[(
+            "usr/share/lucid-bench/filler.txt",
+            filler(big_mib << 20),
+        )])));
+    }
+    let blobs: Vec<&[u8]> = layers.iter().map(Vec::as_slice).collect();
+    let manifest = manifest_of(&blobs);
     let manifest_json = serde_json::to_vec(&manifest)?;
     let (status, body) = api_call(
         &mut api,
@@ -267,25 +299,28 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
     // Presigned PUTs into the bucket's `layers/` prefix (which notifies the indexer).
     let prefix = format!("/{bucket}/layers/sha256");
     ensure!(
-        pending.len() == 2
+        pending.len() == blobs.len()
             && pending.iter().all(|p| p["action"] == "upload"
                 && p["upload"]["url"]
                     .as_str()
                     .is_some_and(|u| u.contains(&prefix))),
         "{body}"
     );
-    harness::upload_pending(pending, &[&base, &py]).await?;
+    harness::upload_pending(pending, &blobs).await?;
 
     // The bucket notified the index queue; the event source mapping hands the messages to the indexer.
     let mut delivered = 0;
+    let mut slowest_index = Duration::ZERO;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let messages = drain(&sqs, &index_queue).await?;
         for m in &messages {
             // One message per event, as with BatchSize: 1 in the template.
+            let t0 = Instant::now();
             let resp = indexer
                 .call(sqs_event(&index_queue_arn, std::slice::from_ref(m)))
                 .await?;
+            slowest_index = slowest_index.max(t0.elapsed());
             assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
             delivered += 1;
         }
@@ -308,7 +343,10 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
             "not indexed after {delivered} notifications: {report}"
         );
     }
-    assert!(delivered >= 2, "one notification per uploaded layer");
+    assert!(
+        delivered >= blobs.len(),
+        "one notification per uploaded layer"
+    );
 
     // The vulnerability report, through the API function: the unfixed bookworm issues of apt and tar.
     let (status, report) = api_call(
@@ -358,6 +396,13 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
         ("updater", 2048, updater.measurements()?),
     ];
     print_figures(&rows);
+    if big_mib > 0 {
+        println!(
+            "indexer: a {big_mib} MiB layer ({:.1} MiB gzipped) indexed in {:.0} ms (the slowest invocation)",
+            blobs[2].len() as f64 / 1048576.0,
+            slowest_index.as_secs_f64() * 1000.0
+        );
+    }
     for (name, memory, m) in rows {
         // Far below what the template gives each function.
         assert!(
