@@ -6,6 +6,8 @@
 //! - S3/SQS: moto's server (`moto[server]` from PyPI), one per test process on a free loopback port. Each
 //!   test uses its own bucket and queue names. A missing moto is an error with instructions, never a skip.
 //!
+//! - Lambda: [`lambda`] runs the real function binaries as Lambda does, against a local Runtime API.
+//!
 //! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
 pub mod fixtures;
