@@ -322,6 +322,33 @@ pub async fn upload_pending(pending: &[serde_json::Value], blobs: &[&[u8]]) -> R
     Ok(())
 }
 
+/// Serves `blob` to every GET on a loopback port, as a registry serves a layer; answers the base URL
+/// (`http://127.0.0.1:PORT`). The server lives as long as the test's runtime.
+pub async fn blob_server(blob: Vec<u8>) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let blob = bytes::Bytes::from(blob);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let blob = blob.clone();
+            let svc =
+                hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                    let blob = blob.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(blob),
+                        ))
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc),
+            );
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
 /// The resident set size of this process in bytes (Linux `/proc/self/statm`).
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();

@@ -174,32 +174,12 @@ async fn fetch_jobs_travel_over_sqs_and_land_in_s3() -> Result<()> {
     let base = debian_base_layer();
     let digest = Digest::sha256_of(&base);
     // Serve the blob from a loopback "registry".
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let blob = Bytes::from(base.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let blob = blob.clone();
-            let svc =
-                hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-                    let blob = blob.clone();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            http_body_util::Full::new(blob),
-                        ))
-                    }
-                });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc),
-            );
-        }
-    });
+    let registry = harness::blob_server(base.clone()).await?;
     let m = lucid::model::Manifest {
         hash: Digest::sha256_of(b"fetched over sqs"),
         layers: vec![LayerRef {
             hash: digest.clone(),
-            uri: format!("http://127.0.0.1:{port}/v2/app/blobs/{digest}"),
+            uri: format!("{registry}/v2/app/blobs/{digest}"),
             headers: Default::default(),
         }],
     };

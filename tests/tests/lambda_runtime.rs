@@ -11,7 +11,9 @@
 //!   with presigned S3 PUT URLs, which a plain HTTP client uploads the real layer bytes to;
 //! - the bucket's notification (prefix `layers/`, as in the template) lands on the index queue; its messages
 //!   go to the indexer as the SQS event Lambda's event source mapping builds;
-//! - the vulnerability report is read back through the API function.
+//! - the vulnerability report is read back through the API function;
+//! - a manifest whose layer has a URL (Quay's way) goes API → fetch queue → indexer (fetch job: blob into
+//!   the bucket) → the bucket's notification → indexer.
 //!
 //! Each function's init time (process start → first `next`), peak RSS (VmHWM) and handler time are printed
 //! (`cargo test -p lucid-tests --test lambda_runtime -- --nocapture`); infra/README.md records them.
@@ -111,6 +113,43 @@ async fn api_call(
         .await?;
     let (status, body) = apigw_v2_response(&resp)?;
     Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+/// Hands what arrives on `sources` (queue URL, ARN) to the indexer, one message per event as with the
+/// template's `BatchSize: 1`, until the manifest's index report is `IndexFinished`. Answers the report,
+/// the number of messages delivered and the slowest invocation.
+async fn index_until_finished(
+    indexer: &mut LambdaFunction,
+    api: &mut LambdaFunction,
+    sqs: &aws_sdk_sqs::Client,
+    sources: &[(&str, &str)],
+    manifest: &str,
+    jwt: &str,
+) -> Result<(Value, usize, Duration)> {
+    let (mut delivered, mut slowest) = (0, Duration::ZERO);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for (queue, arn) in sources {
+            for m in drain(sqs, queue).await? {
+                let t0 = Instant::now();
+                let resp = indexer.call(sqs_event(arn, &[m])).await?;
+                slowest = slowest.max(t0.elapsed());
+                ensure!(resp["batchItemFailures"] == json!([]), "{resp}");
+                delivered += 1;
+            }
+        }
+        let path = format!("/indexer/api/v1/index_report/{manifest}");
+        let (status, report) = api_call(api, "GET", &path, Some(jwt), b"").await?;
+        ensure!(status == 200, "{report}");
+        if report["state"] == "IndexFinished" {
+            return Ok((report, delivered, slowest));
+        }
+        ensure!(report["state"] != "IndexError", "{report}");
+        ensure!(
+            Instant::now() < deadline,
+            "not indexed after {delivered} messages: {report}"
+        );
+    }
 }
 
 fn print_figures(rows: &[(&str, u32, Measurements)]) {
@@ -309,40 +348,17 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
     harness::upload_pending(pending, &blobs).await?;
 
     // The bucket notified the index queue; the event source mapping hands the messages to the indexer.
-    let mut delivered = 0;
-    let mut slowest_index = Duration::ZERO;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let messages = drain(&sqs, &index_queue).await?;
-        for m in &messages {
-            // One message per event, as with BatchSize: 1 in the template.
-            let t0 = Instant::now();
-            let resp = indexer
-                .call(sqs_event(&index_queue_arn, std::slice::from_ref(m)))
-                .await?;
-            slowest_index = slowest_index.max(t0.elapsed());
-            assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
-            delivered += 1;
-        }
-        let (status, report) = api_call(
-            &mut api,
-            "GET",
-            &format!("/indexer/api/v1/index_report/{}", manifest.hash),
-            Some(&jwt),
-            b"",
-        )
-        .await?;
-        assert_eq!(status, 200, "{report}");
-        if report["state"] == "IndexFinished" {
-            assert_eq!(report["packages"].as_object().map(|p| p.len()), Some(89));
-            break;
-        }
-        assert_ne!(report["state"], "IndexError", "{report}");
-        ensure!(
-            Instant::now() < deadline,
-            "not indexed after {delivered} notifications: {report}"
-        );
-    }
+    let index_source = (index_queue.as_str(), index_queue_arn.as_str());
+    let (report, delivered, slowest_index) = index_until_finished(
+        &mut indexer,
+        &mut api,
+        &sqs,
+        &[index_source],
+        &manifest.hash.to_string(),
+        &jwt,
+    )
+    .await?;
+    assert_eq!(report["packages"].as_object().map(|p| p.len()), Some(89));
     assert!(
         delivered >= blobs.len(),
         "one notification per uploaded layer"
@@ -373,6 +389,55 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
         .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
         .count();
     assert_eq!(affected, 3, "apt, libapt-pkg6.0 and tar");
+
+    // Quay's way: layers by URL. The API queues a fetch job; the indexer (its fetch queue event source)
+    // downloads the blob into the bucket, whose notification then indexes it.
+    let fetched = gzip(&python_layer());
+    let digest = lucid::model::Digest::sha256_of(&fetched);
+    let registry = harness::blob_server(fetched).await?;
+    let by_url = lucid::model::Manifest {
+        hash: lucid::model::Digest::sha256_of(b"layers fetched by the indexer function"),
+        layers: vec![lucid::model::LayerRef {
+            hash: digest.clone(),
+            uri: format!("{registry}/v2/app/blobs/{digest}"),
+            headers: Default::default(),
+        }],
+    };
+    let (status, body) = api_call(
+        &mut api,
+        "POST",
+        "/indexer/api/v1/index_report",
+        Some(&jwt),
+        &serde_json::to_vec(&by_url)?,
+    )
+    .await?;
+    assert_eq!(
+        (status, &body["pending_layers"][0]["action"]),
+        (201, &json!("fetch")),
+        "{body}"
+    );
+    let fetch_queue_arn = moto.queue_arn(&fetch_queue).await?;
+    let (report, delivered, _) = index_until_finished(
+        &mut indexer,
+        &mut api,
+        &sqs,
+        &[
+            (fetch_queue.as_str(), fetch_queue_arn.as_str()),
+            index_source,
+        ],
+        &by_url.hash.to_string(),
+        &jwt,
+    )
+    .await?;
+    assert_eq!(
+        report["packages"].as_object().map(|p| p.len()),
+        Some(1),
+        "{report}"
+    );
+    assert!(
+        delivered >= 2,
+        "a fetch job, then the bucket's notification"
+    );
 
     // A function error goes to …/error: the updater refuses what is not an EventBridge event.
     match updater.invoke(json!({"Records": []})).await? {
