@@ -6,6 +6,8 @@
 //! - S3/SQS: moto's server (`moto[server]` from PyPI), one per test process on a free loopback port. Each
 //!   test uses its own bucket and queue names. A missing moto is an error with instructions, never a skip.
 //!
+//! - Lambda: [`lambda`] runs the real function binaries as Lambda does, against a local Runtime API.
+//!
 //! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
 pub mod fixtures;
@@ -16,6 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub mod images;
+pub mod lambda;
 pub mod notify;
 pub mod webhook;
 
@@ -243,6 +246,109 @@ impl Moto {
         out.queue_url
             .ok_or_else(|| anyhow!("create_queue returned no URL"))
     }
+
+    /// A queue's ARN.
+    pub async fn queue_arn(&self, url: &str) -> Result<String> {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        self.sqs()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .ok_or_else(|| anyhow!("{url} has no QueueArn"))
+    }
+
+    /// Makes `bucket` notify the queue `queue_arn` of every created object (under `prefix`, if given), as
+    /// template.yaml configures the layer bucket. Returns the queue's ARN.
+    pub async fn notify_on_create(
+        &self,
+        bucket: &str,
+        queue_url: &str,
+        prefix: Option<&str>,
+    ) -> Result<String> {
+        use aws_sdk_s3::types::{
+            Event, FilterRule, FilterRuleName, NotificationConfiguration,
+            NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+        };
+        let arn = self.queue_arn(queue_url).await?;
+        let mut queue = QueueConfiguration::builder()
+            .queue_arn(&arn)
+            .events(Event::S3ObjectCreated);
+        if let Some(prefix) = prefix {
+            let rule = FilterRule::builder()
+                .name(FilterRuleName::Prefix)
+                .value(prefix)
+                .build();
+            queue = queue.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(S3KeyFilter::builder().filter_rules(rule).build())
+                    .build(),
+            );
+        }
+        self.s3()
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(queue.build()?)
+                    .build(),
+            )
+            .send()
+            .await?;
+        Ok(arn)
+    }
+}
+
+/// Uploads each blob to its `pending_layers` entry's presigned URL with the entry's headers, with a plain
+/// HTTP client as a CI job would with curl. `pending` and `blobs` are in the same order.
+pub async fn upload_pending(pending: &[serde_json::Value], blobs: &[&[u8]]) -> Result<()> {
+    let http = reqwest::Client::new();
+    for (p, blob) in pending.iter().zip(blobs) {
+        let url = p["upload"]["url"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no upload URL in {p}"))?;
+        let mut req = http.put(url).body(blob.to_vec());
+        if let Some(headers) = p["upload"]["headers"].as_object() {
+            for (k, v) in headers {
+                req = req.header(k, v.as_str().unwrap_or_default());
+            }
+        }
+        let resp = req.send().await?;
+        if !resp.status().is_success() {
+            bail!("upload to {url}: {}", resp.status());
+        }
+    }
+    Ok(())
+}
+
+/// Serves `blob` to every GET on a loopback port, as a registry serves a layer; answers the base URL
+/// (`http://127.0.0.1:PORT`). The server lives as long as the test's runtime.
+pub async fn blob_server(blob: Vec<u8>) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let blob = bytes::Bytes::from(blob);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let blob = blob.clone();
+            let svc =
+                hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                    let blob = blob.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(blob),
+                        ))
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc),
+            );
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
 }
 
 /// The resident set size of this process in bytes (Linux `/proc/self/statm`).

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use bytes::Bytes;
 use harness::fixtures::{debian_base_layer, manifest_of, python_layer};
 use http::{Request, StatusCode};
@@ -26,20 +25,6 @@ struct Stack {
     fetch_queue: String,
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .context("queue ARN")
-}
-
 async fn stack() -> Result<Stack> {
     let moto = harness::moto()?;
     let db = harness::database().await?;
@@ -47,21 +32,7 @@ async fn stack() -> Result<Stack> {
     let index_queue = moto.queue(&[]).await?;
     let fetch_queue = moto.queue(&[]).await?;
     let sqs = moto.sqs();
-    moto.s3()
-        .put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(
-                    QueueConfiguration::builder()
-                        .queue_arn(queue_arn(&sqs, &index_queue).await?)
-                        .events(Event::S3ObjectCreated)
-                        .build()?,
-                )
-                .build(),
-        )
-        .send()
-        .await?;
+    moto.notify_on_create(&bucket, &index_queue, None).await?;
     let blobs = Arc::new(S3BlobStore::new(moto.s3(), bucket));
     // As deployed: the bucket notification indexes, fetch jobs only store.
     let indexer = Indexer::new(db.clone(), blobs).with_index_after_fetch(false);
@@ -162,22 +133,14 @@ async fn presigned_uploads_are_indexed_through_bucket_notifications() -> Result<
     assert_eq!(pending.len(), 2);
 
     // Upload each blob with a plain HTTP client, as a CI job would with curl.
-    let http = reqwest::Client::new();
-    for (p, blob) in pending.iter().zip([&base, &py]) {
+    for p in pending {
         assert_eq!(p["action"], "upload");
         let url = p["upload"]["url"].as_str().context("url")?;
         assert!(url.contains("X-Amz-Signature"), "{url}");
         assert!(url.contains("/layers/sha256"), "{url}");
         assert_eq!(p["upload"]["expires_in"], 3600);
-        let mut req = http.put(url).body(blob.clone());
-        if let Some(headers) = p["upload"]["headers"].as_object() {
-            for (k, v) in headers {
-                req = req.header(k, v.as_str().unwrap_or_default());
-            }
-        }
-        let resp = req.send().await?;
-        assert!(resp.status().is_success(), "upload: {}", resp.status());
     }
+    harness::upload_pending(pending, &[&base, &py]).await?;
 
     let (n, resp) = s.deliver(&s.index_queue).await?;
     assert!(n >= 1, "no bucket notifications arrived");
@@ -211,32 +174,12 @@ async fn fetch_jobs_travel_over_sqs_and_land_in_s3() -> Result<()> {
     let base = debian_base_layer();
     let digest = Digest::sha256_of(&base);
     // Serve the blob from a loopback "registry".
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let blob = Bytes::from(base.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let blob = blob.clone();
-            let svc =
-                hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-                    let blob = blob.clone();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            http_body_util::Full::new(blob),
-                        ))
-                    }
-                });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc),
-            );
-        }
-    });
+    let registry = harness::blob_server(base.clone()).await?;
     let m = lucid::model::Manifest {
         hash: Digest::sha256_of(b"fetched over sqs"),
         layers: vec![LayerRef {
             hash: digest.clone(),
-            uri: format!("http://127.0.0.1:{port}/v2/app/blobs/{digest}"),
+            uri: format!("{registry}/v2/app/blobs/{digest}"),
             headers: Default::default(),
         }],
     };

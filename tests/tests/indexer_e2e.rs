@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
 use lucid::blob::{BlobKey, BlobStore, S3BlobStore};
 use lucid::indexer::Indexer;
 use lucid::model::{Digest, IndexState, LayerRef, Manifest};
@@ -74,33 +73,7 @@ async fn stack() -> Result<Stack> {
     let bucket = moto.bucket().await?;
     let queue_url = moto.queue(&[]).await?;
     let sqs = moto.sqs();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .context("queue ARN")?;
-    moto.s3()
-        .put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(
-                    QueueConfiguration::builder()
-                        .queue_arn(arn)
-                        .events(Event::S3ObjectCreated)
-                        .build()?,
-                )
-                .build(),
-        )
-        .send()
-        .await?;
+    moto.notify_on_create(&bucket, &queue_url, None).await?;
     let store = Arc::new(S3BlobStore::new(moto.s3(), bucket));
     let indexer = Indexer::new(db, store.clone());
     Ok(Stack {

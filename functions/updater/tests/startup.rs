@@ -3,7 +3,7 @@
 use harness::{assert_one_line_failure, lambda_bootstrap};
 
 fn bootstrap() -> std::process::Command {
-    lambda_bootstrap(env!("CARGO_BIN_EXE_bootstrap"), "lucid-updater")
+    lambda_bootstrap(env!("CARGO_BIN_EXE_lucid-updater"), "lucid-updater")
 }
 
 #[test]
