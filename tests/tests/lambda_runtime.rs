@@ -3,10 +3,11 @@
 //! template.yaml wires them:
 //!
 //! - the database is named by a Secrets Manager secret in RDS's JSON shape, its host replaced by
-//!   `LUCID_DATABASE_HOST` (the RDS Proxy endpoint in the template); the three functions start at once and
+//!   `LUCID_DATABASE_HOST` (the RDS Proxy endpoint in the template); the four functions start at once and
 //!   migrate the empty database concurrently (the advisory lock serializes them);
 //! - the updater gets an EventBridge scheduled event and loads the feeds (an air-gapped folder with Debian's
 //!   real bookworm OVAL excerpt), queueing its diffs on the notify queue;
+//! - the notifier takes the updater's diff as an SQS event and runs its maintenance schedule;
 //! - the API function gets API Gateway HTTP API (v2) events with Clair's PSK JWT: a manifest POST answers
 //!   with presigned S3 PUT URLs, which a plain HTTP client uploads the real layer bytes to;
 //! - the bucket's notification (prefix `layers/`, as in the template) lands on the index queue; its messages
@@ -171,6 +172,7 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
         function_binary("lucid-api")?,
         function_binary("lucid-indexer")?,
         function_binary("lucid-updater")?,
+        function_binary("lucid-notifier")?,
     ];
     let moto = harness::moto()?;
     let db = harness::fresh_database().await?;
@@ -263,16 +265,30 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
                 ("LUCID_FEED_DIR", feeds.path().display().to_string()),
             ],
         ),
+        config(
+            "lucid-notifier",
+            &binaries[3],
+            512,
+            300,
+            &[
+                ("LUCID_PSK", psk.clone()),
+                (
+                    "LUCID_NOTIFIER_CALLBACK_URL",
+                    "https://api.example/notifier/api/v1/notification/".to_owned(),
+                ),
+            ],
+        ),
     ];
     let logs = tempfile::tempdir()?;
     // Three cold starts at once against the empty database.
-    let [api, indexer, updater] = configs;
-    let (api, indexer, updater) = tokio::try_join!(
+    let [api, indexer, updater, notifier] = configs;
+    let (api, indexer, updater, notifier) = tokio::try_join!(
         LambdaFunction::start(api, logs.path()),
         LambdaFunction::start(indexer, logs.path()),
         LambdaFunction::start(updater, logs.path()),
+        LambdaFunction::start(notifier, logs.path()),
     )?;
-    let (mut api, mut indexer, mut updater) = (api, indexer, updater);
+    let (mut api, mut indexer, mut updater, mut notifier) = (api, indexer, updater, notifier);
 
     // The schedule: one EventBridge event loads the feed folder and queues a diff for the notifier.
     let scheduled: Value = serde_json::from_str(include_str!(
@@ -292,6 +308,15 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
     let diff: Value = serde_json::from_str(diffs[0].body().unwrap_or("{}"))?;
     assert_eq!(diff["kind"], "update_diff");
     assert_eq!(diff["updater"], "debian-oval/bookworm");
+    // The notifier takes the diff from its queue as an SQS event (a first load: nothing to notify, by
+    // policy) and reports no failed item; its maintenance schedule runs too.
+    let notify_queue_arn = moto.queue_arn(&notify_queue).await?;
+    let handled = notifier.call(sqs_event(&notify_queue_arn, &diffs)).await?;
+    assert_eq!(handled["batchItemFailures"], json!([]), "{handled:#}");
+    let maintenance: Value = serde_json::from_str(include_str!(
+        "../../functions/notifier/tests/events/scheduled.json"
+    ))?;
+    notifier.call(maintenance).await?;
 
     // The API refuses a request without Clair's PSK JWT, and serves health without one.
     let mut layers = vec![debian_base_layer(), python_layer()];
@@ -459,6 +484,7 @@ async fn functions_run_under_a_lambda_runtime_api_end_to_end() -> Result<()> {
         ("api (2nd)", 512, second.measurements()?),
         ("indexer", 1024, indexer.measurements()?),
         ("updater", 2048, updater.measurements()?),
+        ("notifier", 512, notifier.measurements()?),
     ];
     print_figures(&rows);
     if big_mib > 0 {
