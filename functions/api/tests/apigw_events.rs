@@ -86,7 +86,7 @@ fn bookworm_oval() -> Vec<lucid::model::Vulnerability> {
 }
 
 #[tokio::test]
-async fn internal_harbor_and_openapi_routes_through_api_gateway_events() {
+async fn internal_harbor_notifier_and_openapi_routes_through_api_gateway_events() {
     let s = services(&[]).await;
     let api = Api::from_services(&s);
     let get = |path: &str| event("healthz", "GET", path, b"", &[]);
@@ -165,6 +165,34 @@ async fn internal_harbor_and_openapi_routes_through_api_gateway_events() {
     assert!(body["error"]["message"].is_string());
     let (status, _, body) = call(&api, get("/api/v1/scan/unknown/report")).await;
     assert_eq!(status, 404, "{body}");
+
+    // The notifier's routes (sets and their paging are tested with real notifications in
+    // tests/tests/notifier.rs): unknown ids are 404, malformed ones 400, both with JSON bodies.
+    let unknown = "/notifier/api/v1/notification/0b1f9c36-4a5e-4c1e-9a43-3f8f6a3a1d10";
+    let (status, _, body) = call(&api, get(unknown)).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not-found")),
+        "{body}"
+    );
+    let (status, _, body) = call(&api, event("healthz", "DELETE", unknown, b"", &[])).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not-found")),
+        "{body}"
+    );
+    let (status, _, body) = call(&api, get("/notifier/api/v1/notification/1%27%20OR%201=1")).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("bad-request")),
+        "{body}"
+    );
+    let (status, _, body) = call(&api, get(&format!("{unknown}?page_size=-3"))).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (400, &json!("bad-request")),
+        "{body}"
+    );
 
     // The OpenAPI document.
     let (status, headers, body) = call(&api, get("/openapi/v1")).await;
