@@ -64,6 +64,22 @@ if [ -f infra/contract-requirements.txt ]; then
   fi
 fi
 
+if [ -f infra/formats-requirements.txt ]; then
+  stamp=.venv-formats/.requirements
+  if [ ! -x .venv-formats/bin/python ] || ! cmp -s infra/formats-requirements.txt "$stamp"; then
+    say "installing the CycloneDX/SPDX/SARIF validators into .venv-formats"
+    python3 -m venv .venv-formats
+    .venv-formats/bin/pip install -q --disable-pip-version-check -r infra/formats-requirements.txt
+    cp infra/formats-requirements.txt "$stamp"
+  fi
+  # SARIF 2.1.0's JSON schema, as the npm package @microsoft/jest-sarif ships it.
+  if [ ! -f .venv-formats/sarif-schema/package/lib/schemas/sarif-2.1.0-rtm.5.json ]; then
+    mkdir -p .venv-formats/sarif-schema
+    (cd .venv-formats/sarif-schema && npm pack -s @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null \
+      && tar xzf microsoft-jest-sarif-*.tgz)
+  fi
+fi
+
 if [ -f infra/ref-package.json ]; then
   if ! cmp -s infra/ref-package.json .ref/package.json 2>/dev/null || [ ! -d .ref/node_modules ]; then
     say "installing node reference packages into .ref"

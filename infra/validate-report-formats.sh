@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
 # Validates report outputs against the official validators/schemas (see validate_report_formats.py).
 # Usage: infra/validate-report-formats.sh [FILE...]   (default: the golden files of shared/src/report_format)
-# Needs python3 (venv) and npm; installs into ${LUCID_SCHEMA_VENV:-/var/tmp/lucid-schema-venv}.
+# The validators live in the repository's .venv-formats (infra/setup.sh installs them from
+# infra/formats-requirements.txt; LUCID_SCHEMA_VENV names another venv holding them).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-venv="${LUCID_SCHEMA_VENV:-/var/tmp/lucid-schema-venv}"
+venv="${LUCID_SCHEMA_VENV:-$here/../.venv-formats}"
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "cyclonedx-python-lib[json-validation]" spdx-tools jsonschema
+  (cd "$here/.." && bash infra/setup.sh)
 fi
 schema_dir="$venv/sarif-schema"
-if [ ! -f "$schema_dir/package/lib/schemas/sarif-2.1.0-rtm.5.json" ]; then
-  mkdir -p "$schema_dir"
-  (cd "$schema_dir" && npm pack -s @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null && tar xzf microsoft-jest-sarif-*.tgz)
-fi
 if [ $# -eq 0 ]; then
   golden="$here/../shared/src/report_format/testdata/golden"
   set -- "$golden/cyclonedx.json" "$golden/spdx.json" "$golden/sarif.json"

@@ -391,6 +391,22 @@ fn scan_finds_real_advisories_and_gates_on_them() {
         }])
     );
 
+    // The same findings as CycloneDX, SPDX and SARIF, each accepted by its official validator
+    // (infra/validate_report_formats.py with the validators infra/setup.sh installs).
+    let mut rendered = Vec::new();
+    for format in ["cyclonedx", "spdx", "sarif"] {
+        let path = dir.path().join(format!("report.{format}.json"));
+        let out = lucid(&db)
+            .args(["scan", "--format", format, "-o"])
+            .arg(&path)
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert_exit(&out, 0);
+        rendered.push(path);
+    }
+    validate_with_official_validators(&rendered);
+
     let out = lucid(&db).arg("scan").arg(&image).output().unwrap();
     assert_exit(&out, 0);
     let table = stdout(&out);
@@ -448,6 +464,38 @@ fn scan_finds_real_advisories_and_gates_on_them() {
     assert_exit(&out, 0);
     assert!(
         stdout(&out).contains("note: ignored CVE-2022-4304 in libssl3: RSA decryption is not used")
+    );
+}
+
+/// Runs the CycloneDX project's validator, spdx-tools and SARIF's JSON schema over `files`
+/// (`.venv-formats`, installed by infra/setup.sh, which the README's test command runs first).
+fn validate_with_official_validators(files: &[std::path::PathBuf]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv-formats/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `bash infra/setup.sh` (the README's test command does)",
+        python.display()
+    );
+    let out = Command::new(python)
+        .arg(root.join("infra/validate_report_formats.py"))
+        .arg("--sarif-schema")
+        .arg(root.join(".venv-formats/sarif-schema/package/lib/schemas/sarif-2.1.0-rtm.5.json"))
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "validators refused a report:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("valid "))
+            .count(),
+        files.len()
     );
 }
 
