@@ -26,6 +26,10 @@ pub fn sqs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(sdk)
 }
 
+pub fn sns_client(sdk: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(sdk)
+}
+
 /// The message and source chain of an SDK error (its Display alone is often just "service error").
 pub fn describe_sdk_error<E: std::error::Error>(e: &E) -> String {
     let mut msg = e.to_string();

@@ -429,6 +429,87 @@ async fn deliveries_survive_failures_and_an_outage_and_arrive_once_per_set() -> 
     Ok(())
 }
 
+/// SQS and SNS subscribers get the webhook's body as a message: an SQS queue directly, an SNS topic (here
+/// with an SQS queue subscribed to it, raw delivery) by publish; both on the emulator's real protocols.
+#[tokio::test]
+async fn sqs_and_sns_subscribers_receive_the_notification_message() -> Result<()> {
+    let db = harness::database().await?;
+    index_images(&db).await?;
+    let moto = harness::moto()?;
+    let sqs = moto.sqs();
+    let target_queue = moto.queue(&[]).await?;
+    let topic_queue = moto.queue(&[]).await?;
+    let sns = aws_sdk_sns::Client::new(&moto.sdk_config());
+    let topic = sns
+        .create_topic()
+        .name(format!("lucid-{}", Uuid::new_v4().simple()))
+        .send()
+        .await?
+        .topic_arn
+        .expect("a topic ARN");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(moto.queue_arn(&topic_queue).await?)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await?;
+    let queue = memory_queue();
+    let callback = "https://lucid.test/notifier/api/v1/notification/";
+    let n = notifier(
+        &db,
+        queue.clone(),
+        &[
+            (
+                "LUCID_SUBSCRIBERS",
+                json!([{"kind": "sqs", "target": target_queue}, {"kind": "sns", "target": topic}])
+                    .to_string(),
+            ),
+            ("LUCID_NOTIFIER_CALLBACK_URL", callback.to_owned()),
+        ],
+    )?
+    .with_aws(&moto.sdk_config());
+    commit(&db, &alpine_records(&[BUSYBOX, ZLIB])?).await?;
+    let (prev, cur) = commit(&db, &alpine_records(&[ZLIB, OPENSSL])?).await?;
+    queue.send_batch(&[diff_message(prev, cur)]).await?;
+    let handled = pump(
+        &n,
+        &*queue,
+        Duration::from_millis(200),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let set = planned_set(&handled);
+    for url in [&target_queue, &topic_queue] {
+        let messages = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?
+            .messages
+            .unwrap_or_default();
+        assert_eq!(messages.len(), 1, "{url}: {messages:?}");
+        let body: Value = serde_json::from_str(messages[0].body().unwrap_or_default())?;
+        assert_eq!(
+            body,
+            json!({"notification_id": set.to_string(), "callback": format!("{callback}{set}")})
+        );
+    }
+    let delivered: i64 = db
+        .client()
+        .await?
+        .query_one(
+            "SELECT count(*) FROM receipt WHERE set_id = $1 AND status = 'delivered'",
+            &[&set],
+        )
+        .await?
+        .get(0);
+    assert_eq!(delivered, 2);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_hanging_receiver_times_out_and_ends_as_a_dead_letter() -> Result<()> {
     let db = harness::database().await?;

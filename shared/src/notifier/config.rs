@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `LUCID_SUBSCRIBERS` | JSON array of subscribers: `{"kind": "webhook"\|"sqs", "target": URL, "secret": "…", "min_severity": "High"}` (`kind` defaults to `webhook`) | none |
+//! | `LUCID_SUBSCRIBERS` | JSON array of subscribers: `{"kind": "webhook"\|"sqs"\|"sns", "target": URL or topic ARN, "secret": "…", "min_severity": "High"}` (`kind` defaults to `webhook`) | none |
 //! | `LUCID_NOTIFIER_CALLBACK_URL` | base of the callback sent in webhooks; the notification id is appended (`https://lucid.example/notifier/api/v1/notification/`) | `lucid serve`: its own address |
 //! | `LUCID_NOTIFIER_MAX_ATTEMPTS` | delivery attempts before a receipt becomes a dead letter | 10 |
 //! | `LUCID_NOTIFIER_RETRY_BASE_MS` | first retry delay ceiling (doubles per attempt, full jitter) | 5000 |
@@ -25,6 +25,8 @@ pub enum SubscriberKind {
     Webhook,
     /// The same body sent as a message to the SQS queue URL `target`.
     Sqs,
+    /// The same body published to the SNS topic ARN `target`.
+    Sns,
 }
 
 impl SubscriberKind {
@@ -32,6 +34,7 @@ impl SubscriberKind {
         match self {
             SubscriberKind::Webhook => "webhook",
             SubscriberKind::Sqs => "sqs",
+            SubscriberKind::Sns => "sns",
         }
     }
 }
@@ -110,12 +113,15 @@ impl NotifierConfig {
                 SubscriberKind::Sqs => {
                     s.target.starts_with("https://") || s.target.starts_with("http://")
                 }
+                SubscriberKind::Sns => {
+                    s.target.starts_with("arn:") && s.target.split(':').nth(2) == Some("sns")
+                }
             };
             if !ok {
                 return Err(ConfigError::new(
                     "LUCID_SUBSCRIBERS",
                     format!(
-                        "{} target {:?} is not an http(s) URL",
+                        "{} target {:?} is not an http(s) URL (webhook, sqs) or an SNS topic ARN (sns)",
                         s.kind.as_str(),
                         s.target
                     ),
@@ -197,13 +203,15 @@ mod tests {
             (
                 "LUCID_SUBSCRIBERS",
                 r#"[{"target":"https://hooks.example/lucid","secret":"s3","min_severity":"High"},
-                    {"kind":"sqs","target":"https://sqs.us-east-1.amazonaws.com/1/q"}]"#,
+                    {"kind":"sqs","target":"https://sqs.us-east-1.amazonaws.com/1/q"},
+                    {"kind":"sns","target":"arn:aws:sns:us-east-1:123456789012:lucid-events"}]"#,
             ),
             ("LUCID_NOTIFIER_RETRY_BASE_MS", "200"),
             ("LUCID_WEBHOOK_ALLOW_PRIVATE", "true"),
         ])
         .unwrap();
-        assert_eq!(c.subscribers.len(), 2);
+        assert_eq!(c.subscribers.len(), 3);
+        assert_eq!(c.subscribers[2].kind, SubscriberKind::Sns);
         assert_eq!(c.subscribers[0].kind, SubscriberKind::Webhook);
         assert_eq!(c.subscribers[0].min_severity, Severity::High);
         assert_eq!(c.subscribers[1].kind, SubscriberKind::Sqs);
@@ -213,6 +221,10 @@ mod tests {
         for (var, value) in [
             ("LUCID_SUBSCRIBERS", "https://x"),
             ("LUCID_SUBSCRIBERS", r#"[{"target":"ftp://x"}]"#),
+            (
+                "LUCID_SUBSCRIBERS",
+                r#"[{"kind":"sns","target":"arn:aws:sqs:us-east-1:1:q"}]"#,
+            ),
             (
                 "LUCID_SUBSCRIBERS",
                 r#"[{"target":"https://x","colour":"red"}]"#,

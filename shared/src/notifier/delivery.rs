@@ -171,6 +171,9 @@ pub async fn deliver(n: &Notifier, set: Uuid, subscriber: Uuid) -> Result<Attemp
                 Ok(bytes) if kind == SubscriberKind::Sqs.as_str() => {
                     send_sqs(n, target, &bytes).await
                 }
+                Ok(bytes) if kind == SubscriberKind::Sns.as_str() => {
+                    publish_sns(n, target, &bytes).await
+                }
                 Ok(bytes) => post_webhook(n, target, secret, bytes).await,
             }
         }
@@ -286,6 +289,27 @@ async fn post_webhook(
     } else {
         Err(format!("the receiver answered HTTP {status}"))
     }
+}
+
+/// Publishes the webhook body to an SNS topic subscriber.
+async fn publish_sns(n: &Notifier, topic_arn: &str, body: &[u8]) -> Result<(), String> {
+    let client = n
+        .sns
+        .get_or_init(|| async { crate::aws::sns_client(&crate::aws::sdk_config(&n.app).await) })
+        .await;
+    client
+        .publish()
+        .topic_arn(topic_arn)
+        .message(String::from_utf8_lossy(body))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "SNS publish to {topic_arn}: {}",
+                crate::aws::describe_sdk_error(&e)
+            )
+        })
 }
 
 /// Sends the webhook body to an SQS queue subscriber.

@@ -117,9 +117,10 @@ pub struct Notifier {
     queue: Arc<dyn Queue>,
     config: NotifierConfig,
     auth: Option<AuthConfig>,
-    /// The whole configuration, for the AWS SDK of SQS subscribers.
+    /// The whole configuration, for the AWS SDK of SQS and SNS subscribers.
     app: Config,
     sqs: tokio::sync::OnceCell<aws_sdk_sqs::Client>,
+    sns: tokio::sync::OnceCell<aws_sdk_sns::Client>,
     subscribers_synced: tokio::sync::OnceCell<()>,
 }
 
@@ -133,6 +134,7 @@ impl Notifier {
             auth: config.auth.clone(),
             app: config.clone(),
             sqs: tokio::sync::OnceCell::new(),
+            sns: tokio::sync::OnceCell::new(),
             subscribers_synced: tokio::sync::OnceCell::new(),
         }
     }
@@ -144,6 +146,16 @@ impl Notifier {
             services.notify_queue.clone(),
             &services.config,
         )
+    }
+
+    /// Reaches SQS and SNS subscribers with clients of `sdk` rather than ones built from the environment
+    /// (credentials, region and endpoint given by the caller: tests against an emulator, embedders).
+    pub fn with_aws(self, sdk: &aws_config::SdkConfig) -> Notifier {
+        Notifier {
+            sqs: tokio::sync::OnceCell::new_with(Some(crate::aws::sqs_client(sdk))),
+            sns: tokio::sync::OnceCell::new_with(Some(crate::aws::sns_client(sdk))),
+            ..self
+        }
     }
 
     /// Replaces the callback base (`lucid serve` points it at its own address when unset).
