@@ -56,6 +56,25 @@ pub async fn update(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
+    // On the embedded default the diffs went to an in-process queue that dies with this process: notify
+    // subscribers now (a deployed stack's notifier reads the SQS queue instead).
+    if services.notify_queue_is_in_process() {
+        let notifier = lucid::notifier::Notifier::for_services(services);
+        let handled = lucid::notifier::drain(
+            &notifier,
+            &*services.notify_queue,
+            std::time::Duration::from_millis(200),
+        )
+        .await
+        .context("notifying subscribers of the feed changes")?;
+        let sets = handled
+            .iter()
+            .filter(|h| matches!(h, lucid::notifier::Handled::Planned { .. }))
+            .count();
+        if sets > 0 {
+            eprintln!("{sets} notification set(s) written for the changed feeds");
+        }
+    }
     let failed = summary.failed().count();
     let records: usize = summary.sources.iter().map(|s| s.records).sum();
     println!(

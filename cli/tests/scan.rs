@@ -467,6 +467,73 @@ fn scan_finds_real_advisories_and_gates_on_them() {
     );
 }
 
+/// On the embedded default, `lucid update`'s diffs go to an in-process queue: the command notifies
+/// subscribers itself before exiting, so a one-shot update on a machine loses no notification.
+#[test]
+fn a_local_update_notifies_subscribers_of_already_scanned_images() {
+    let db = database_url();
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = images::bookworm_feed_dir(dir.path()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let receiver = rt.block_on(harness::webhook::Receiver::start()).unwrap();
+    let lucid_notifying = || {
+        let mut c = lucid(&db);
+        c.env(
+            "LUCID_SUBSCRIBERS",
+            serde_json::json!([{"target": receiver.url()}]).to_string(),
+        )
+        .env("LUCID_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env(
+            "LUCID_NOTIFIER_CALLBACK_URL",
+            "https://lucid.test/notifier/api/v1/notification/",
+        );
+        c
+    };
+    let out = lucid_notifying()
+        .args(["update", "--from"])
+        .arg(&feeds)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let image = dir.path().join("debian.tar");
+    images::docker_save_classic(
+        &image,
+        &images::debian_openssl_layers().unwrap(),
+        "example/debian-openssl:12",
+    )
+    .unwrap();
+    assert_exit(&lucid(&db).arg("scan").arg(&image).output().unwrap(), 0);
+    // The first load was not notified (policy); the scan indexed the image.
+    assert!(receiver.received().is_empty());
+
+    // Debian withdraws CVE-2022-4304's definition: the image's openssl finding is removed.
+    let oval = feeds.join("oval-definitions-bookworm.xml");
+    let text = std::fs::read_to_string(&oval).unwrap();
+    let title = text.find("<title>CVE-2022-4304 openssl</title>").unwrap();
+    let start = text[..title].rfind("<definition ").unwrap();
+    let end = title + text[title..].find("</definition>").unwrap() + "</definition>".len();
+    std::fs::write(&oval, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let out = lucid_notifying()
+        .args(["update", "--from"])
+        .arg(&feeds)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("1 notification set(s) written"),
+        "{}",
+        stderr(&out)
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "one webhook for the one set");
+    let body = received[0].json().unwrap();
+    let id = body["notification_id"].as_str().unwrap();
+    assert_eq!(
+        body["callback"],
+        format!("https://lucid.test/notifier/api/v1/notification/{id}")
+    );
+}
+
 /// Runs the CycloneDX project's validator, spdx-tools and SARIF's JSON schema over `files`
 /// (`.venv-formats`, installed by infra/setup.sh, which the README's test command runs first).
 fn validate_with_official_validators(files: &[std::path::PathBuf]) {

@@ -37,6 +37,17 @@ pub struct Services {
 const LOCAL_VISIBILITY: Duration = Duration::from_secs(300);
 
 impl Services {
+    /// Whether the notify queue lives in this process (the embedded default): its messages are gone when
+    /// the process exits, so a one-shot command that queues diffs must handle them itself.
+    pub fn notify_queue_is_in_process(&self) -> bool {
+        match &self.config.queues {
+            QueueConfig::InProcess => true,
+            QueueConfig::Sqs {
+                notify_queue_url, ..
+            } => notify_queue_url.is_none(),
+        }
+    }
+
     /// For the Lambda functions: `DATABASE_URL` (or the secret named by `LUCID_DATABASE_SECRET_ARN`) is
     /// required; migrations are applied (idempotently).
     pub async fn for_function(config: Config) -> Result<Services, StartError> {

@@ -267,6 +267,31 @@ impl Notifier {
     }
 }
 
+/// Handles the messages of `queue` until it has been idle for `idle` (the diffs a one-shot `lucid update`
+/// queued on its in-process queue: their fan-out and first delivery attempts). Deliveries that fail stay
+/// `delivery_failed` receipts, which the next maintenance run (`lucid serve`, or the deployed schedule)
+/// queues again. Returns what each message did.
+pub async fn drain(
+    notifier: &Notifier,
+    queue: &dyn Queue,
+    idle: Duration,
+) -> Result<Vec<Handled>, NotifierError> {
+    let mut handled = Vec::new();
+    loop {
+        let messages = queue.receive(10, idle, None).await?;
+        if messages.is_empty() {
+            return Ok(handled);
+        }
+        for m in messages {
+            match notifier.handle_message(&m.body).await {
+                Ok(h) => handled.push(h),
+                Err(e) => tracing::error!(error = %e, "notify message failed"),
+            }
+            queue.delete_batch(std::slice::from_ref(&m.receipt)).await?;
+        }
+    }
+}
+
 /// The in-process worker of `lucid serve`: handles notify-queue messages until `shutdown`, and runs
 /// [`Notifier::maintain`] every `maintenance_every`.
 pub async fn run_worker(
