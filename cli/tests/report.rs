@@ -70,13 +70,7 @@ fn report_uploads_layers_to_a_server_and_prints_its_findings() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let image = dir.path().join("debian.tar");
-    images::docker_save_classic(
-        &image,
-        &images::debian_openssl_layers().unwrap(),
-        "example/debian-openssl:12",
-    )
-    .unwrap();
+    let image = images::debian_openssl_docker_save(dir.path()).unwrap();
 
     // Without credentials: the server's 401, in one line.
     let out = lucid()

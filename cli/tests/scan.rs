@@ -366,13 +366,7 @@ fn scan_finds_real_advisories_and_gates_on_them() {
         .unwrap();
     assert_exit(&out, 0);
 
-    let image = dir.path().join("debian.tar");
-    images::docker_save_classic(
-        &image,
-        &images::debian_openssl_layers().unwrap(),
-        "example/debian-openssl:12",
-    )
-    .unwrap();
+    let image = images::debian_openssl_docker_save(dir.path()).unwrap();
 
     let out = lucid(&db)
         .args(["scan", "--format", "json"])
@@ -495,13 +489,7 @@ fn a_local_update_notifies_subscribers_of_already_scanned_images() {
         .output()
         .unwrap();
     assert_exit(&out, 0);
-    let image = dir.path().join("debian.tar");
-    images::docker_save_classic(
-        &image,
-        &images::debian_openssl_layers().unwrap(),
-        "example/debian-openssl:12",
-    )
-    .unwrap();
+    let image = images::debian_openssl_docker_save(dir.path()).unwrap();
     assert_exit(&lucid(&db).arg("scan").arg(&image).output().unwrap(), 0);
     // The first load was not notified (policy); the scan indexed the image.
     assert!(receiver.received().is_empty());

@@ -201,6 +201,18 @@ pub fn debian_openssl_expected() -> Vec<(String, String, String)> {
     .collect()
 }
 
+/// The Debian image with the vulnerable OpenSSL ([`debian_openssl_layers`]) saved as `dir/debian.tar`
+/// (classic `docker save`, tagged `example/debian-openssl:12`).
+pub fn debian_openssl_docker_save(dir: &Path) -> Result<PathBuf> {
+    let image = dir.join("debian.tar");
+    docker_save_classic(
+        &image,
+        &debian_openssl_layers()?,
+        "example/debian-openssl:12",
+    )?;
+    Ok(image)
+}
+
 /// A feed folder (for `lucid update --from` or `LUCID_FEED_DIR`) under `dir` holding the repository's
 /// real Debian bookworm OVAL excerpt.
 pub fn bookworm_feed_dir(dir: &Path) -> Result<PathBuf> {
