@@ -371,3 +371,110 @@ async fn psk_authentication_through_api_gateway_events() {
     let (status, _, _) = call(&api, event("healthz", "GET", "/healthz", b"", &[])).await;
     assert_eq!(status, 200);
 }
+
+/// Every documented route (read from the API's own OpenAPI document) refuses a request with no token, an
+/// expired token, a wrong issuer, a wrong signature, an unsigned (`alg: none`) token, garbage and Basic
+/// credentials: 401 with a JSON error body, never a 2xx or a 5xx. Health, readiness and the document
+/// itself stay open.
+#[tokio::test]
+async fn every_route_refuses_missing_and_bad_tokens() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = b"0123456789abcdef0123456789abcdef";
+    let psk = base64::engine::general_purpose::STANDARD.encode(key);
+    let s = services(&[("LUCID_PSK", &psk), ("LUCID_PSK_ISSUERS", "quay")]).await;
+    let api = Api::from_services(&s);
+    let (status, _, doc) = call(&api, event("healthz", "GET", "/openapi/v1", b"", &[])).await;
+    assert_eq!(status, 200, "the OpenAPI document is open");
+
+    let now = jsonwebtoken::get_current_timestamp();
+    let sign = |claims: Value, secret: &[u8]| {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret).unwrap(),
+        )
+        .unwrap()
+    };
+    let b64 = |v: Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(json!({"iss": "quay", "exp": now + 60}))
+    );
+    let bad_credentials: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                sign(json!({"iss": "quay", "exp": now - 3600}), key)
+            )),
+        ),
+        (
+            "wrong issuer",
+            Some(format!(
+                "Bearer {}",
+                sign(json!({"iss": "mallory", "exp": now + 60}), key)
+            )),
+        ),
+        (
+            "wrong signature",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    json!({"iss": "quay", "exp": now + 60}),
+                    b"another key, another key, 32 by"
+                )
+            )),
+        ),
+        ("alg none", Some(format!("Bearer {unsigned}"))),
+        ("garbage", Some("Bearer not.a.jwt".to_owned())),
+        ("basic", Some("Basic cXVheTpwYXNzd29yZA==".to_owned())),
+    ];
+    let open = ["/healthz", "/readyz", "/openapi/v1"];
+    let mut checked = 0;
+    for (template_path, methods) in doc["paths"].as_object().unwrap() {
+        if open.contains(&template_path.as_str()) {
+            continue;
+        }
+        let path = template_path
+            .replace(
+                "{digest}",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            )
+            .replace("{ref}", "0b1f9c36-4a5e-4c1e-9a43-3f8f6a3a1d10")
+            .replace("{id}", "0b1f9c36-4a5e-4c1e-9a43-3f8f6a3a1d10")
+            .replace("{scan_request_id}", "scan-1");
+        assert!(!path.contains('{'), "unsubstituted parameter in {path}");
+        for method in methods.as_object().unwrap().keys() {
+            if !["get", "post", "put", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let method = method.to_uppercase();
+            for (case, header) in &bad_credentials {
+                let headers: Vec<(&str, &str)> = header
+                    .as_deref()
+                    .map(|h| vec![("authorization", h)])
+                    .unwrap_or_default();
+                let (status, _, body) = call(
+                    &api,
+                    event("index_report_post", &method, &path, b"{}", &headers),
+                )
+                .await;
+                assert_eq!(
+                    (status, &body["code"]),
+                    (401, &json!("unauthorized")),
+                    "{method} {path} with {case}: {body}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 7 * 15, "only {checked} requests checked");
+    for path in open {
+        let (status, _, _) = call(&api, event("healthz", "GET", path, b"", &[])).await;
+        assert_eq!(status, 200, "{path} stays open");
+    }
+}
