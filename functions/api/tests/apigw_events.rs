@@ -478,3 +478,60 @@ async fn every_route_refuses_missing_and_bad_tokens() {
         assert_eq!(status, 200, "{path} stays open");
     }
 }
+
+/// Digests and query parameters carrying SQL, Unicode, control characters or huge lengths are refused
+/// with a 400 JSON error on every route that takes them, never a 5xx.
+#[tokio::test]
+async fn hostile_digests_and_query_parameters_are_400() {
+    let s = services(&[]).await;
+    let api = Api::from_services(&s);
+    // API Gateway refuses request lines over ~10 KB, so this is as long as a path can get to the function
+    // (http::Uri itself refuses 64 KB).
+    let huge = "a".repeat(8_000);
+    let hostile = [
+        "sha256:'%20OR%201=1--".to_owned(),
+        "sha256:%C3%BC%C3%BC%C3%BC".to_owned(),
+        "sha256:%00%0A".to_owned(),
+        "..%2F..%2Fetc%2Fpasswd".to_owned(),
+        format!("sha256:{huge}"),
+        "md5:d41d8cd98f00b204e9800998ecf8427e".to_owned(),
+    ];
+    let mut requests: Vec<(&str, String)> = Vec::new();
+    for value in &hostile {
+        requests.push(("GET", format!("/indexer/api/v1/index_report/{value}")));
+        requests.push(("DELETE", format!("/indexer/api/v1/index_report/{value}")));
+        requests.push((
+            "GET",
+            format!("/matcher/api/v1/vulnerability_report/{value}"),
+        ));
+        requests.push(("PUT", format!("/lucid/api/v1/layers/{value}")));
+        requests.push((
+            "GET",
+            format!("/matcher/api/v1/internal/update_diff?cur={value}"),
+        ));
+        requests.push((
+            "DELETE",
+            format!("/matcher/api/v1/internal/update_operation/{value}"),
+        ));
+        requests.push(("GET", format!("/notifier/api/v1/notification/{value}")));
+        requests.push((
+            "GET",
+            format!(
+                "/notifier/api/v1/notification/0b1f9c36-4a5e-4c1e-9a43-3f8f6a3a1d10?next={value}"
+            ),
+        ));
+    }
+    for (method, path) in &requests {
+        let (status, _, body) = call(&api, event("layer_put", method, path, b"", &[])).await;
+        assert_eq!(
+            status,
+            400,
+            "{method} {}: {body}",
+            &path[..path.len().min(120)]
+        );
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
+    }
+}
