@@ -61,6 +61,7 @@ fn manifest_of(layers: &[&[u8]]) -> Manifest {
 }
 
 struct Stack {
+    db: lucid::store::Database,
     indexer: Indexer,
     store: Arc<S3BlobStore>,
     queue_url: String,
@@ -75,8 +76,9 @@ async fn stack() -> Result<Stack> {
     let sqs = moto.sqs();
     moto.notify_on_create(&bucket, &queue_url, None).await?;
     let store = Arc::new(S3BlobStore::new(moto.s3(), bucket));
-    let indexer = Indexer::new(db, store.clone());
+    let indexer = Indexer::new(db.clone(), store.clone());
     Ok(Stack {
+        db,
         indexer,
         store,
         queue_url,
@@ -129,6 +131,108 @@ impl Stack {
         }
         let event = json!({ "Records": records });
         Ok(self.indexer.handle_event(&event).await?)
+    }
+
+    /// Receives every pending notification as the records of a Lambda SQS event, without handling them.
+    async fn receive_records(&self) -> Result<Vec<Value>> {
+        let mut records = Vec::new();
+        loop {
+            let msgs = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?
+                .messages
+                .unwrap_or_default();
+            if msgs.is_empty() {
+                return Ok(records);
+            }
+            for m in msgs {
+                records.push(json!({
+                    "messageId": m.message_id.clone().unwrap_or_default(),
+                    "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
+                    "body": m.body.clone().unwrap_or_default(),
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lucid-index",
+                    "awsRegion": "us-east-1"
+                }));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle.unwrap_or_default())
+                    .send()
+                    .await?;
+            }
+        }
+    }
+
+    /// The indexer's tables, as what they say rather than their row ids: row counts, and the finished
+    /// report's packages, distributions and layers of introduction.
+    async fn state(&self, manifest: &Manifest) -> Result<Value> {
+        let client = self.db.client().await?;
+        let mut counts = serde_json::Map::new();
+        for table in [
+            "manifest",
+            "layer",
+            "manifest_layer",
+            "layer_scan",
+            "package",
+            "layer_package",
+            "distribution",
+            "layer_distribution",
+            "repository",
+            "layer_repository",
+            "layer_whiteout",
+            "index_report",
+            "manifest_package",
+        ] {
+            let n: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await?
+                .get(0);
+            counts.insert(table.to_owned(), json!(n));
+        }
+        let report = self
+            .indexer
+            .index_report(&manifest.hash)
+            .await?
+            .context("no report")?;
+        let mut packages: Vec<(String, String, String, String)> = report
+            .packages
+            .values()
+            .map(|p| {
+                let introduced = report
+                    .environments
+                    .get(&p.id)
+                    .and_then(|e| e.first())
+                    .map(|e| e.introduced_in.clone())
+                    .unwrap_or_default();
+                (
+                    p.ecosystem.clone(),
+                    p.name.clone(),
+                    p.version.clone(),
+                    introduced,
+                )
+            })
+            .collect();
+        packages.sort();
+        let distributions: Vec<(String, String)> = report
+            .distributions
+            .values()
+            .map(|d| (d.did.clone(), d.version_id.clone()))
+            .collect();
+        Ok(json!({
+            "counts": counts,
+            "state": report.state,
+            "success": report.success,
+            "packages": packages,
+            "distributions": distributions,
+        }))
     }
 
     async fn upload(&self, blob: &[u8]) -> Result<()> {
@@ -388,5 +492,78 @@ async fn oci_layout_and_docker_save_blobs_index_through_s3_events() -> Result<()
             "the whiteout removes PyYAML: {python:?}"
         );
     }
+    Ok(())
+}
+
+/// S3 notifications are at-least-once and unordered: every one delivered three times, out of order, some
+/// one per invocation and some in one batch, leaves exactly the database state a single in-order delivery
+/// does.
+#[tokio::test]
+async fn events_delivered_three_times_out_of_order_give_the_same_state() -> Result<()> {
+    let base = gzip(&tar_of(&[
+        (
+            "etc/os-release",
+            testdata("distribution/testdata/debian-12.os-release"),
+        ),
+        (
+            "var/lib/dpkg/status",
+            testdata("dpkg/testdata/bookworm-minbase-status"),
+        ),
+    ]));
+    let apps = zstd_of(&tar_of(&[(
+        "usr/lib/python3/dist-packages/PyYAML-6.0.4.dist-info/METADATA",
+        testdata("python/testdata/scanner/pyyaml-6.0.4.dist-info.METADATA"),
+    )]));
+    let cleanup = tar_of(&[(
+        "usr/lib/python3/dist-packages/.wh.PyYAML-6.0.4.dist-info",
+        Vec::new(),
+    )]);
+    let manifest = manifest_of(&[&base, &apps, &cleanup]);
+
+    let mut states = Vec::new();
+    for hostile in [false, true] {
+        let s = stack().await?;
+        s.indexer.submit_manifest(&manifest).await?;
+        for blob in [&base, &apps, &cleanup] {
+            s.upload(blob).await?;
+        }
+        let records = s.receive_records().await?;
+        assert!(records.len() >= 3, "{records:?}");
+        if hostile {
+            // Three copies of each, in reverse order: the first copy of each alone, the rest in one batch
+            // interleaved.
+            let mut reversed = records.clone();
+            reversed.reverse();
+            for record in &reversed {
+                let resp = s
+                    .indexer
+                    .handle_event(&json!({ "Records": [record] }))
+                    .await?;
+                assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+            }
+            let mut batch: Vec<Value> = Vec::new();
+            for record in records.iter().chain(&reversed) {
+                batch.push(record.clone());
+            }
+            let resp = s.indexer.handle_event(&json!({ "Records": batch })).await?;
+            assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+        } else {
+            let resp = s
+                .indexer
+                .handle_event(&json!({ "Records": records }))
+                .await?;
+            assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+        }
+        states.push(s.state(&manifest).await?);
+    }
+    assert_eq!(states[0]["state"], "IndexFinished", "{}", states[0]);
+    assert!(
+        states[0]["packages"]
+            .as_array()
+            .is_some_and(|p| p.len() == 88),
+        "88 dpkg packages, PyYAML whited out: {}",
+        states[0]["packages"]
+    );
+    assert_eq!(states[0], states[1]);
     Ok(())
 }
