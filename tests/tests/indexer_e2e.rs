@@ -89,48 +89,11 @@ async fn stack() -> Result<Stack> {
 impl Stack {
     /// Receives every pending notification and hands them to the indexer as one Lambda SQS event.
     async fn deliver(&self) -> Result<Value> {
-        let mut records = Vec::new();
-        for _ in 0..10 {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await?;
-            let msgs = out.messages.unwrap_or_default();
-            if msgs.is_empty() {
-                break;
-            }
-            for m in msgs {
-                // The record shape the Lambda SQS event source delivers.
-                records.push(json!({
-                    "messageId": m.message_id.clone().unwrap_or_default(),
-                    "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
-                    "body": m.body.clone().unwrap_or_default(),
-                    "attributes": {
-                        "ApproximateReceiveCount": "1",
-                        "SentTimestamp": "1764331200000",
-                        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-                        "ApproximateFirstReceiveTimestamp": "1764331200001"
-                    },
-                    "messageAttributes": {},
-                    "md5OfBody": m.md5_of_body.clone().unwrap_or_default(),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lucid-index",
-                    "awsRegion": "us-east-1"
-                }));
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle.unwrap_or_default())
-                    .send()
-                    .await?;
-            }
-        }
-        let event = json!({ "Records": records });
-        Ok(self.indexer.handle_event(&event).await?)
+        let records = self.receive_records().await?;
+        Ok(self
+            .indexer
+            .handle_event(&json!({ "Records": records }))
+            .await?)
     }
 
     /// Receives every pending notification as the records of a Lambda SQS event, without handling them.
@@ -155,8 +118,15 @@ impl Stack {
                     "messageId": m.message_id.clone().unwrap_or_default(),
                     "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
                     "body": m.body.clone().unwrap_or_default(),
-                    "attributes": {"ApproximateReceiveCount": "1"},
+                    // The record shape the Lambda SQS event source delivers.
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "1764331200000",
+                        "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                        "ApproximateFirstReceiveTimestamp": "1764331200001"
+                    },
                     "messageAttributes": {},
+                    "md5OfBody": m.md5_of_body.clone().unwrap_or_default(),
                     "eventSource": "aws:sqs",
                     "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lucid-index",
                     "awsRegion": "us-east-1"
