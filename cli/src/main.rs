@@ -87,7 +87,7 @@ enum Command {
         output: OutputArgs,
     },
     /// Find what is installed in an unpacked root filesystem (a directory such as `/`): OS packages,
-    /// language packages, the distribution. Prints the inventory (vulnerability matching: `scan`, to come).
+    /// language packages, the distribution. Prints the inventory only (`scan` also matches it).
     Index {
         /// The root directory to read (symlinks are not followed; other file systems are not entered).
         path: std::path::PathBuf,

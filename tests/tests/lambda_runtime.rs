@@ -18,7 +18,6 @@
 //!
 //! Each function's init time (process start → first `next`), peak RSS (VmHWM) and handler time are printed
 //! (`cargo test -p lucid-tests --test lambda_runtime -- --nocapture`); infra/README.md records them.
-//! The notifier is not started: its binary is not a Lambda runtime yet (see infra/README.md).
 
 use std::time::{Duration, Instant};
 
