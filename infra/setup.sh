@@ -44,34 +44,22 @@ if [ ! -x .venv-moto/bin/moto_server ]; then
   .venv-moto/bin/pip install -q --disable-pip-version-check "moto[server]==5.*"
 fi
 
-if [ -f infra/ref-requirements.txt ]; then
-  stamp=.venv-ref/.requirements
-  if [ ! -x .venv-ref/bin/python ] || ! cmp -s infra/ref-requirements.txt "$stamp"; then
-    say "installing reference implementations into .venv-ref"
-    python3 -m venv .venv-ref
-    .venv-ref/bin/pip install -q --disable-pip-version-check -r infra/ref-requirements.txt
-    cp infra/ref-requirements.txt "$stamp"
+# A venv from a pinned requirements file, rebuilt when the file changes: venv_from DIR FILE CHECK WHAT.
+venv_from() {
+  local venv=$1 requirements=$2 check=$3 what=$4
+  [ -f "$requirements" ] || return 0
+  if [ ! -x "$venv/bin/$check" ] || ! cmp -s "$requirements" "$venv/.requirements"; then
+    say "installing $what into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/.requirements"
   fi
-fi
-
-if [ -f infra/contract-requirements.txt ]; then
-  stamp=.venv-contract/.requirements
-  if [ ! -x .venv-contract/bin/st ] || ! cmp -s infra/contract-requirements.txt "$stamp"; then
-    say "installing schemathesis (the API contract test) into .venv-contract"
-    python3 -m venv .venv-contract
-    .venv-contract/bin/pip install -q --disable-pip-version-check -r infra/contract-requirements.txt
-    cp infra/contract-requirements.txt "$stamp"
-  fi
-fi
+}
+venv_from .venv-ref infra/ref-requirements.txt python "reference implementations"
+venv_from .venv-contract infra/contract-requirements.txt st "schemathesis (the API contract test)"
+venv_from .venv-formats infra/formats-requirements.txt python "the CycloneDX/SPDX/SARIF validators"
 
 if [ -f infra/formats-requirements.txt ]; then
-  stamp=.venv-formats/.requirements
-  if [ ! -x .venv-formats/bin/python ] || ! cmp -s infra/formats-requirements.txt "$stamp"; then
-    say "installing the CycloneDX/SPDX/SARIF validators into .venv-formats"
-    python3 -m venv .venv-formats
-    .venv-formats/bin/pip install -q --disable-pip-version-check -r infra/formats-requirements.txt
-    cp infra/formats-requirements.txt "$stamp"
-  fi
   # SARIF 2.1.0's JSON schema, as the npm package @microsoft/jest-sarif ships it.
   if [ ! -f .venv-formats/sarif-schema/package/lib/schemas/sarif-2.1.0-rtm.5.json ]; then
     mkdir -p .venv-formats/sarif-schema

@@ -37,6 +37,17 @@ pub struct Services {
 const LOCAL_VISIBILITY: Duration = Duration::from_secs(300);
 
 impl Services {
+    /// A Lambda function's start: the configuration from the environment, then [`Services::for_function`].
+    /// `None` after printing the reason as one line prefixed by `function` (the runtime then reports an
+    /// init error).
+    pub async fn start_function(function: &str) -> Option<Services> {
+        let started = match Config::from_env() {
+            Ok(config) => Services::for_function(config).await,
+            Err(e) => Err(e.into()),
+        };
+        started.map_err(|e| eprintln!("{function}: {e}")).ok()
+    }
+
     /// Whether the notify queue lives in this process (the embedded default): its messages are gone when
     /// the process exits, so a one-shot command that queues diffs must handle them itself.
     pub fn notify_queue_is_in_process(&self) -> bool {
@@ -195,4 +206,19 @@ fn unreachable_config<T>() -> Result<T, StartError> {
         variable: "LUCID_BUCKET",
         problem: "S3 configured but the AWS SDK was not initialised".into(),
     }))
+}
+
+/// A Lambda function's exit code once its runtime loop ends: failure (with the reason printed, prefixed by
+/// `function`) when the runtime gave up.
+pub fn function_exit<E: std::fmt::Display>(
+    function: &str,
+    ran: Result<(), E>,
+) -> std::process::ExitCode {
+    match ran {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{function}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -5,9 +5,8 @@
 use std::process::ExitCode;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use lucid::config::Config;
 use lucid::indexer::Indexer;
-use lucid::services::Services;
+use lucid::services::{Services, function_exit};
 use serde_json::Value;
 
 async fn handler(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -17,24 +16,13 @@ async fn handler(indexer: &Indexer, event: LambdaEvent<Value>) -> Result<Value, 
 #[tokio::main]
 async fn main() -> ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
-    let services = match Config::from_env() {
-        Ok(config) => Services::for_function(config).await,
-        Err(e) => Err(e.into()),
-    };
-    let services = match services {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("lucid-indexer: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(services) = Services::start_function("lucid-indexer").await else {
+        return ExitCode::FAILURE;
     };
     let indexer = services.indexer();
     let indexer = &indexer;
-    match lambda_runtime::run(service_fn(move |ev| handler(indexer, ev))).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lucid-indexer: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    function_exit(
+        "lucid-indexer",
+        lambda_runtime::run(service_fn(move |ev| handler(indexer, ev))).await,
+    )
 }
