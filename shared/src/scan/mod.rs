@@ -138,8 +138,17 @@ pub async fn index_rootfs(root: &Path) -> Result<(IndexReport, u64), ScanError> 
     })
     .await
     .map_err(|e| ScanError::Interrupted(e.to_string()))??;
+    // One line for the user (a root filesystem often holds a few huge binaries), each file at debug level.
     for w in &scan.warnings {
-        tracing::warn!("{w}");
+        tracing::debug!("{w}");
+    }
+    if !scan.warnings.is_empty() {
+        tracing::warn!(
+            "{} file(s) of {} were skipped (larger than the per-file cap, or unreadable); \
+             LUCID_LOG=debug lists them",
+            scan.warnings.len(),
+            root.display()
+        );
     }
     let id = Digest::sha256_of(format!("rootfs:{}", root.display()).as_bytes());
     let report = crate::layer::coalesce(&id, &[(id.clone(), scan.contents)]);
