@@ -73,6 +73,8 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// `LUCID_S3_FORCE_PATH_STYLE` (default true when `AWS_ENDPOINT_URL` is set).
     pub s3_force_path_style: bool,
+    /// `LUCID_AWS_*`: retries, backoff and timeouts of S3/SQS/SNS calls (see [`crate::aws::AwsCallPolicy`]).
+    pub aws_calls: crate::aws::AwsCallPolicy,
     /// `LUCID_PSK` (base64) and `LUCID_PSK_ISSUERS` (comma-separated).
     pub auth: Option<AuthConfig>,
     /// `LUCID_HOME`: the data directory of the embedded default.
@@ -263,7 +265,9 @@ impl Config {
 
         let database_host = get("LUCID_DATABASE_HOST");
         let notifier = crate::notifier::NotifierConfig::from_lookup(&get)?;
+        let aws_calls = crate::aws::AwsCallPolicy::from_lookup(&get)?;
         Ok(Config {
+            aws_calls,
             notifier,
             database_host,
             feeds,

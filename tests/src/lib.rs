@@ -10,6 +10,7 @@
 //!
 //! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
+pub mod faults;
 pub mod fixtures;
 
 use std::path::{Path, PathBuf};
