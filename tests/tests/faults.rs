@@ -8,7 +8,8 @@
 //! then; one case instead stops it while a large `COPY` streams.
 //!
 //! The webhook receiver being down is covered in `notifier.rs`
-//! (`failing_down_and_hanging_webhooks_are_retried_then_dead_lettered` and its neighbours).
+//! (`deliveries_survive_failures_and_an_outage_and_arrive_once_per_set`,
+//! `a_hanging_receiver_times_out_and_ends_as_a_dead_letter`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -759,6 +760,8 @@ async fn persistent_s3_failures_end_in_a_clear_error_after_the_configured_attemp
         assert_eq!(attempts.len(), 4, "{fault:?}: the configured attempts");
         // Backoff: the attempts are spread out, not fired back to back.
         let spread = attempts[attempts.len() - 1].at - attempts[0].at;
+        let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1].at - w[0].at).collect();
+        eprintln!("{fault:?}: {} attempts, gaps {gaps:?}", attempts.len());
         assert!(spread > Duration::from_millis(5), "{fault:?}: {spread:?}");
         assert!(started.elapsed() < Duration::from_secs(10), "{fault:?}");
     }
