@@ -284,27 +284,6 @@ async fn forward(state: &State, req: Request<Incoming>, target: &str) -> Respons
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn faults_are_spread_evenly_and_taken_in_turn() {
-        let plan = FaultPlan {
-            share: 1.0 / 3.0,
-            faults: vec![Fault::SlowDown, Fault::Reset],
-        };
-        let got: Vec<Option<Fault>> = (0..9).map(|n| fault_for(&plan, n)).collect();
-        assert_eq!(got.iter().filter(|f| f.is_some()).count(), 3);
-        assert_eq!(
-            got.iter().flatten().copied().collect::<Vec<_>>(),
-            [Fault::SlowDown, Fault::Reset, Fault::SlowDown]
-        );
-        assert!((0..50).all(|n| fault_for(&FaultPlan::none(), n).is_none()));
-        assert!((0..50).all(|n| fault_for(&FaultPlan::always(Fault::Stall), n).is_some()));
-    }
-}
-
 /// A PostgreSQL cluster owned by one test, which may stop and restart it (never the shared test server).
 /// Stopped when dropped, and by a watchdog if the test process dies first.
 pub struct OwnedCluster {
@@ -416,5 +395,26 @@ pub async fn wait_for_blocked_statement(
             anyhow::bail!("no statement like {statement:?} blocked within {within:?}");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_spread_evenly_and_taken_in_turn() {
+        let plan = FaultPlan {
+            share: 1.0 / 3.0,
+            faults: vec![Fault::SlowDown, Fault::Reset],
+        };
+        let got: Vec<Option<Fault>> = (0..9).map(|n| fault_for(&plan, n)).collect();
+        assert_eq!(got.iter().filter(|f| f.is_some()).count(), 3);
+        assert_eq!(
+            got.iter().flatten().copied().collect::<Vec<_>>(),
+            [Fault::SlowDown, Fault::Reset, Fault::SlowDown]
+        );
+        assert!((0..50).all(|n| fault_for(&FaultPlan::none(), n).is_none()));
+        assert!((0..50).all(|n| fault_for(&FaultPlan::always(Fault::Stall), n).is_some()));
     }
 }
