@@ -69,6 +69,11 @@ pub fn release_of_file_name(name: &str) -> Option<&str> {
     valid.then_some(release)
 }
 
+/// A string field, trimmed; empty when missing or `null`.
+fn text(field: &Option<String>) -> &str {
+    field.as_deref().unwrap_or_default().trim()
+}
+
 /// The CVSS score of an entry, if it has a finite one in 0–10.
 fn score(entry: &Entry) -> Option<f64> {
     let score = match entry.cve_score.as_ref()? {
@@ -87,7 +92,6 @@ pub fn parse_cve_metadata(input: impl Read, release: &str) -> Result<Vec<Vulnera
     let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut skipped = 0usize;
     for entry in &entries {
-        let text = |field: &Option<String>| field.as_deref().unwrap_or_default().trim();
         let (cve, package) = (text(&entry.cve_id), text(&entry.pkg));
         if cve.is_empty()
             || package.is_empty()
