@@ -891,8 +891,8 @@ async fn amazon_updateinfo_is_found_through_the_mirror_list_and_repomd() -> Resu
 }
 
 #[tokio::test]
-async fn oracle_suse_and_photon_feeds_are_conditional_and_failures_keep_the_previous_data(
-) -> Result<()> {
+async fn oracle_suse_and_photon_feeds_are_conditional_and_failures_keep_the_previous_data()
+-> Result<()> {
     let db = harness::database().await?;
     let updater = updater(&db, None)?;
     let read = |relative: &str| std::fs::read(shared_testdata(relative));
@@ -974,7 +974,10 @@ async fn oracle_suse_and_photon_feeds_are_conditional_and_failures_keep_the_prev
         assert_eq!(fifth.outcome, SourceOutcome::Unchanged, "{name}");
         assert_eq!(updater.store().latest(name).await?, live, "{name}");
         let status = updater.store().feed_status().await?;
-        let row = status.iter().find(|s| s.source == name).expect("status row");
+        let row = status
+            .iter()
+            .find(|s| s.source == name)
+            .expect("status row");
         assert!(row.last_error.is_empty(), "{name}: {}", row.last_error);
     }
     Ok(())
@@ -1016,7 +1019,10 @@ async fn oracle_suse_and_photon_folders_in_their_native_layout() -> Result<()> {
         "photon/cve_data_photon4.0.json",
         &read("ecosystems/photon/testdata/cve_data_photon4.0.json")?,
     )?;
-    put("photon/photon_versions.json", br#"{"branches":["4.0","5.0"]}"#)?;
+    put(
+        "photon/photon_versions.json",
+        br#"{"branches":["4.0","5.0"]}"#,
+    )?;
 
     let (sources, ignored) = catalog::discover(dir.path());
     let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();

@@ -643,7 +643,8 @@ fn rpm_image_with_sources(
 }
 
 #[tokio::test]
-async fn oracle_linux_matches_elsa_by_major_release_with_epochs_and_no_build_variants() -> Result<()> {
+async fn oracle_linux_matches_elsa_by_major_release_with_epochs_and_no_build_variants() -> Result<()>
+{
     let records = oracle::elsa::parse_elsa(
         &testdata("ecosystems/oracle/testdata/com.oracle.elsa-excerpt.xml")[..],
     )?;
@@ -685,7 +686,10 @@ async fn oracle_linux_matches_elsa_by_major_release_with_epochs_and_no_build_var
         pairs(&[("ELSA-2023-12955", "0:5.15.0-200.131.27.el9uek")])
     );
     assert!(hits_of(&report, "kernel-uek-core").is_empty());
-    assert!(hits_of(&report, "perl").is_empty(), "OL7 advisories stay on OL7");
+    assert!(
+        hits_of(&report, "perl").is_empty(),
+        "OL7 advisories stay on OL7"
+    );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let elsa = report
         .vulnerabilities
@@ -693,7 +697,10 @@ async fn oracle_linux_matches_elsa_by_major_release_with_epochs_and_no_build_var
         .find(|v| v.name == "ELSA-2023-5763")
         .expect("ELSA-2023-5763 reported");
     assert_eq!(elsa.normalized_severity, lucid::model::Severity::High);
-    assert!(elsa.links.contains("https://linux.oracle.com/errata/ELSA-2023-5763.html"));
+    assert!(
+        elsa.links
+            .contains("https://linux.oracle.com/errata/ELSA-2023-5763.html")
+    );
 
     // Oracle Linux 7 and 8 get their own advisories; glibc's ksplice fix never flags a regular build.
     let report = matcher
@@ -783,7 +790,10 @@ async fn suse_matches_sles_by_major_and_leap_by_major_minor() -> Result<()> {
     );
     assert!(hits_of(&report, "xz").is_empty());
     assert!(hits_of(&report, "liblzma5").is_empty());
-    assert!(hits_of(&report, "glibc").is_empty(), "Leap records stay on Leap");
+    assert!(
+        hits_of(&report, "glibc").is_empty(),
+        "Leap records stay on Leap"
+    );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
     // openSUSE Leap 15.6 reads its own file, not SLES's.
@@ -868,7 +878,10 @@ async fn photon_matches_source_packages_of_the_release_with_unfixed_cves() -> Re
         ])
     );
     assert!(hits_of(&report, "glibc").is_empty());
-    assert_eq!(hits_of(&report, "expat-libs"), pairs(&[("CVE-2023-52425", "")]));
+    assert_eq!(
+        hits_of(&report, "expat-libs"),
+        pairs(&[("CVE-2023-52425", "")])
+    );
     assert!(hits_of(&report, "xz-libs").is_empty());
     assert_eq!(
         hits_of(&report, "openssl-libs"),
@@ -880,7 +893,10 @@ async fn photon_matches_source_packages_of_the_release_with_unfixed_cves() -> Re
         .values()
         .find(|v| v.name == "CVE-2023-38545")
         .expect("reported");
-    assert_eq!(critical.normalized_severity, lucid::model::Severity::Critical);
+    assert_eq!(
+        critical.normalized_severity,
+        lucid::model::Severity::Critical
+    );
 
     // Photon 4.0 gets its own release's data.
     let report = matcher

@@ -446,13 +446,29 @@ mod tests {
                 distribution("opensuse-leap", "15.6", ""),
                 ns(Rpm, "opensuse-leap", "15.6"),
             ),
-            (Rpm, distribution("opensuse-leap", "15", ""), ns(Rpm, "opensuse-leap", "15.0")),
+            (
+                Rpm,
+                distribution("opensuse-leap", "15", ""),
+                ns(Rpm, "opensuse-leap", "15.0"),
+            ),
             (Rpm, distribution("opensuse-leap", "15.x", ""), None),
-            (Rpm, distribution("photon", "5.0", ""), ns(Rpm, "photon", "5.0")),
-            (Rpm, distribution("photon", "4", ""), ns(Rpm, "photon", "4.0")),
+            (
+                Rpm,
+                distribution("photon", "5.0", ""),
+                ns(Rpm, "photon", "5.0"),
+            ),
+            (
+                Rpm,
+                distribution("photon", "4", ""),
+                ns(Rpm, "photon", "4.0"),
+            ),
             (Rpm, distribution("photon", "", ""), None),
             // No rule: openSUSE Tumbleweed, and mismatched formats.
-            (Rpm, distribution("opensuse-tumbleweed", "20241101", ""), None),
+            (
+                Rpm,
+                distribution("opensuse-tumbleweed", "20241101", ""),
+                None,
+            ),
             (Dpkg, distribution("photon", "5.0", ""), None),
             (Dpkg, distribution("alpine", "3.19.1", ""), None),
         ];
@@ -475,8 +491,16 @@ mod tests {
             (os_release!("oracle-9.os-release"), "ol", "9"),
             (os_release!("sles-15.os-release"), "sles", "15"),
             (os_release!("sles-15.6-bci.os-release"), "sles", "15"),
-            (os_release!("opensuse-leap-15.os-release"), "opensuse-leap", "15.5"),
-            (os_release!("opensuse-leap-15.6.os-release"), "opensuse-leap", "15.6"),
+            (
+                os_release!("opensuse-leap-15.os-release"),
+                "opensuse-leap",
+                "15.5",
+            ),
+            (
+                os_release!("opensuse-leap-15.6.os-release"),
+                "opensuse-leap",
+                "15.6",
+            ),
             (os_release!("photon-4.os-release"), "photon", "4.0"),
             (os_release!("photon-5.os-release"), "photon", "5.0"),
         ];
@@ -562,9 +586,10 @@ mod tests {
         index
             .distributions
             .insert("1".into(), distribution("debian", "12", "bookworm"));
-        index
-            .distributions
-            .insert("2".into(), distribution("opensuse-tumbleweed", "20241101", ""));
+        index.distributions.insert(
+            "2".into(),
+            distribution("opensuse-tumbleweed", "20241101", ""),
+        );
         let package =
             |name: &str, version: &str, eco: &str, source: Option<(&str, &str)>| ReportPackage {
                 name: name.into(),

@@ -94,7 +94,11 @@ pub fn parse_elsa(input: impl Read) -> Result<Vec<Vulnerability>, FeedError> {
             .map_err(|e| FeedError::malformed(UPDATER, format!("{}: {e}", definition.id)))?;
         let mut seen: BTreeSet<(&str, Option<&str>)> = BTreeSet::new();
         for package in packages.iter().filter(|p| p.kind == PackageInfoKind::Rpm) {
-            if package.fixed_version.as_deref().is_some_and(is_build_variant) {
+            if package
+                .fixed_version
+                .as_deref()
+                .is_some_and(is_build_variant)
+            {
                 variants += 1;
                 continue;
             }
@@ -248,7 +252,11 @@ mod tests {
         let glibc = find(&records, "ELSA-2023-5453", "glibc");
         assert_eq!(glibc.len(), 1, "the ksplice build is not a record");
         assert_eq!(glibc[0].fixed_in_version, "0:2.28-225.0.4.el8_8.6");
-        assert!(records.iter().all(|r| !is_build_variant(&r.fixed_in_version)));
+        assert!(
+            records
+                .iter()
+                .all(|r| !is_build_variant(&r.fixed_in_version))
+        );
 
         let uek = find(&records, "ELSA-2023-12955", "kernel-uek");
         assert_eq!(uek[0].fixed_in_version, "0:5.15.0-200.131.27.el9uek");
@@ -287,10 +295,7 @@ mod tests {
         assert!(parse_elsa(&EXCERPT[..EXCERPT.len() / 2]).is_err());
         assert!(parse_elsa(&b"{\"not\": \"xml\"}"[..]).is_err());
         assert!(parse_elsa(&b"<updates/>"[..]).is_err());
-        assert_eq!(
-            parse_elsa(&b"<oval_definitions/>"[..]).unwrap(),
-            Vec::new()
-        );
+        assert_eq!(parse_elsa(&b"<oval_definitions/>"[..]).unwrap(), Vec::new());
         // A definition whose criterion names a test the document lacks is an error, not a silent gap.
         let dangling = br#"<oval_definitions><definitions><definition id="d" class="patch"><metadata>
             <title>ELSA-2024-0001: x (LOW)</title><affected family="unix"><platform>Oracle Linux 9</platform></affected>

@@ -85,9 +85,14 @@ fn score(entry: &Entry) -> Option<f64> {
 }
 
 /// Parses one release's (uncompressed) CVE metadata into records for Photon `release` (`5.0`).
-pub fn parse_cve_metadata(input: impl Read, release: &str) -> Result<Vec<Vulnerability>, FeedError> {
-    let entries: Vec<Entry> = serde_json::from_reader(std::io::BufReader::new(input))
-        .map_err(|e| FeedError::malformed(UPDATER, format!("cve_data_photon{release}.json: {e}")))?;
+pub fn parse_cve_metadata(
+    input: impl Read,
+    release: &str,
+) -> Result<Vec<Vulnerability>, FeedError> {
+    let entries: Vec<Entry> =
+        serde_json::from_reader(std::io::BufReader::new(input)).map_err(|e| {
+            FeedError::malformed(UPDATER, format!("cve_data_photon{release}.json: {e}"))
+        })?;
     let mut records = Vec::new();
     let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut skipped = 0usize;
@@ -143,7 +148,11 @@ pub fn parse_cve_metadata(input: impl Read, release: &str) -> Result<Vec<Vulnera
         });
     }
     if skipped > 0 {
-        tracing::debug!(skipped, release, "Photon: not-affected or incomplete entries skipped");
+        tracing::debug!(
+            skipped,
+            release,
+            "Photon: not-affected or incomplete entries skipped"
+        );
     }
     Ok(records)
 }
@@ -177,7 +186,12 @@ mod tests {
                 ("CVE-2023-5678", "openssl", "3.0.12-2.ph5", Severity::Medium),
                 // CVE-2024-3094 is "Not Affected": no record. No fix yet: every version affected.
                 ("CVE-2023-52425", "expat", "", Severity::High),
-                ("CVE-2023-0466", "openssl", "3.0.8-3.ph5", Severity::Negligible),
+                (
+                    "CVE-2023-0466",
+                    "openssl",
+                    "3.0.8-3.ph5",
+                    Severity::Negligible
+                ),
             ]
         );
         let curl = &records[0];
@@ -206,7 +220,8 @@ mod tests {
                   {"cve_id":"CVE-3","pkg":"c","cve_score":42,"res_ver":"1-1.ph5"},
                   {"cve_id":"","pkg":"d"},{"pkg":"e"},
                   {"cve_id":"CVE-4","pkg":"f","res_ver":null,"aff_ver":null,"status":null},
-                  {"cve_id":"CVE-1","pkg":"a","cve_score":7.5,"res_ver":"1-1.ph5","extra":true}]"#[..],
+                  {"cve_id":"CVE-1","pkg":"a","cve_score":7.5,"res_ver":"1-1.ph5","extra":true}]"#
+                [..],
             "5.0",
         )
         .unwrap();
@@ -226,7 +241,10 @@ mod tests {
         assert_eq!(records[3].name, "CVE-4");
         assert_eq!(records[3].fixed_in_version, "", "null res_ver: no fix");
         assert_eq!(release_of_file_name("cve_data_photon5.0.json"), Some("5.0"));
-        assert_eq!(release_of_file_name("cve_data_photon4.0.json.gz"), Some("4.0"));
+        assert_eq!(
+            release_of_file_name("cve_data_photon4.0.json.gz"),
+            Some("4.0")
+        );
         assert_eq!(release_of_file_name("cve_data_photon5.json"), None);
         assert_eq!(release_of_file_name("cve_data_photonx.0.json"), None);
         assert_eq!(release_of_file_name("photon_versions.json"), None);

@@ -93,7 +93,8 @@ pub fn parse_oval(
 
 /// Every `CVE-…` token of a text (`Mitre CVE-2023-38545`, `CVE-2010-1323 at SUSE`).
 fn cve_tokens(text: &str) -> impl Iterator<Item = &str> {
-    text.split_whitespace().filter(|word| word.starts_with("CVE-"))
+    text.split_whitespace()
+        .filter(|word| word.starts_with("CVE-"))
 }
 
 fn to_vulnerability(
@@ -221,7 +222,10 @@ mod tests {
         assert_eq!(curl.severity, "Important");
         assert_eq!(curl.normalized_severity, Severity::High);
         assert!(curl.aliases.is_empty(), "{:?}", curl.aliases);
-        assert!(curl.description.starts_with("This flaw makes curl overflow"));
+        assert!(
+            curl.description
+                .starts_with("This flaw makes curl overflow")
+        );
         assert_eq!(
             curl.issued,
             Some(time::macros::datetime!(2023-10-11 00:00 UTC))
