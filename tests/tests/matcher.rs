@@ -1199,12 +1199,26 @@ async fn a_report_before_any_feed_loaded_says_so() -> Result<()> {
     );
 
     // OS packages of a distribution no feed covers are flagged too.
-    let suse = rpm_image("sles", "15.5", &[("curl", "8.0.1-150400.5.41.1", "")]);
-    let report = matcher.vulnerability_report(&suse).await?;
+    let tumbleweed = rpm_image(
+        "opensuse-tumbleweed",
+        "20241101",
+        &[("curl", "8.10.1-1.1", "")],
+    );
+    let report = matcher.vulnerability_report(&tumbleweed).await?;
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert_eq!(
         report.warnings[0].code,
         ReportWarning::UNSUPPORTED_DISTRIBUTION
+    );
+    // SLES has a rule (and feeds): with none of them loaded, that is what the report says.
+    let sles = rpm_image("sles", "15.5", &[("curl", "8.0.1-150400.5.41.1", "")]);
+    let report = matcher.vulnerability_report(&sles).await?;
+    assert_eq!(
+        report.warnings,
+        [ReportWarning::new(
+            ReportWarning::FEED_NOT_LOADED,
+            "1 rpm packages of sles 15 were not checked: no feed covering them has loaded"
+        )]
     );
     Ok(())
 }
