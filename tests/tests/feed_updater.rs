@@ -890,6 +890,194 @@ async fn amazon_updateinfo_is_found_through_the_mirror_list_and_repomd() -> Resu
     Ok(())
 }
 
+#[tokio::test]
+async fn oracle_suse_and_photon_feeds_are_conditional_and_failures_keep_the_previous_data()
+-> Result<()> {
+    let db = harness::database().await?;
+    let updater = updater(&db, None)?;
+    let read = |relative: &str| std::fs::read(shared_testdata(relative));
+    // Each feed as its host publishes it (Oracle's `.bz2` served decompressed: the format is sniffed).
+    let feeds: [(&str, Vec<u8>, u64, &str); 3] = [
+        (
+            "ol/9",
+            read("ecosystems/oracle/testdata/com.oracle.elsa-excerpt.xml")?,
+            15,
+            "/com.oracle.elsa-ol9.xml.bz2",
+        ),
+        (
+            "sles/15",
+            gzip(&read(
+                "ecosystems/suse/testdata/suse.linux.enterprise.server.15-excerpt.xml",
+            )?)?,
+            5,
+            "/suse.linux.enterprise.server.15.xml.gz",
+        ),
+        (
+            "photon/5.0",
+            read("ecosystems/photon/testdata/cve_data_photon5.0.json")?,
+            6,
+            "/cve_data_photon5.0.json",
+        ),
+    ];
+    for (name, body, records, path) in feeds {
+        let server = feed_server(body.clone()).await?;
+        let mirrors = catalog::FeedMirrors {
+            oracle: server.base.clone(),
+            suse: server.base.clone(),
+            photon: server.base.clone(),
+            ..catalog::FeedMirrors::default()
+        };
+        let source = catalog::online(&mirrors)
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect("in the catalog");
+
+        let first = updater.run_source(&source).await;
+        let SourceOutcome::Updated(ops) = &first.outcome else {
+            panic!("{name}: {first:?}");
+        };
+        assert_eq!(ops[0].added, records, "{name}: {ops:?}");
+        assert_eq!(live_names(&db, name).await?.len() as u64, records, "{name}");
+        assert_eq!(*server.paths.lock().expect("lock"), [path], "{name}");
+        let live = updater.store().latest(name).await?;
+        assert!(live.is_some(), "{name}");
+
+        // Unchanged: the ETag goes back, 304, nothing written.
+        let second = updater.run_source(&source).await;
+        assert_eq!(second.outcome, SourceOutcome::Unchanged, "{name}");
+        assert_eq!(server.conditional.load(Ordering::SeqCst), 1, "{name}");
+
+        // A broken document (cut in half, served whole with a new ETag): the run fails as malformed and
+        // the previous data stays live.
+        *server.body.lock().expect("lock") = body[..body.len() / 2].to_vec();
+        let third = updater.run_source(&source).await;
+        let SourceOutcome::Failed(reason) = &third.outcome else {
+            panic!("{name}: {third:?}");
+        };
+        assert!(reason.contains("malformed"), "{name}: {reason}");
+        assert_eq!(updater.store().latest(name).await?, live, "{name}");
+        assert_eq!(live_names(&db, name).await?.len() as u64, records, "{name}");
+
+        // The host down: retried, failed with the status, data still live.
+        *server.behaviour.lock().expect("lock") = Behaviour::Unavailable;
+        let fourth = updater.run_source(&source).await;
+        let SourceOutcome::Failed(reason) = &fourth.outcome else {
+            panic!("{name}: {fourth:?}");
+        };
+        assert!(reason.contains("503"), "{name}: {reason}");
+        assert_eq!(updater.store().latest(name).await?, live, "{name}");
+
+        // Back with the original document: it matches the live fingerprint, nothing written.
+        *server.body.lock().expect("lock") = body;
+        *server.behaviour.lock().expect("lock") = Behaviour::Validators;
+        let fifth = updater.run_source(&source).await;
+        assert_eq!(fifth.outcome, SourceOutcome::Unchanged, "{name}");
+        assert_eq!(updater.store().latest(name).await?, live, "{name}");
+        let status = updater.store().feed_status().await?;
+        let row = status
+            .iter()
+            .find(|s| s.source == name)
+            .expect("status row");
+        assert!(row.last_error.is_empty(), "{name}: {}", row.last_error);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn oracle_suse_and_photon_folders_in_their_native_layout() -> Result<()> {
+    let db = harness::database().await?;
+    let dir = tempfile::tempdir()?;
+    let put = |to: &str, bytes: &[u8]| -> Result<()> {
+        let target = dir.path().join(to);
+        std::fs::create_dir_all(target.parent().expect("has a parent"))?;
+        std::fs::write(target, bytes)?;
+        Ok(())
+    };
+    let read = |relative: &str| std::fs::read(shared_testdata(relative));
+    let elsa = read("ecosystems/oracle/testdata/com.oracle.elsa-excerpt.xml")?;
+    // Oracle's three layouts (per release, per year, all-in-one) under the names Oracle gives them.
+    put("oracle/com.oracle.elsa-ol9.xml", &elsa)?;
+    put("oracle/com.oracle.elsa-2023.xml", &elsa)?;
+    put("oracle/com.oracle.elsa-all.xml", &elsa)?;
+    // A single-advisory file is not a feed of its own.
+    put("oracle/com.oracle.elsa-20190109.xml", &elsa)?;
+    put(
+        "suse/suse.linux.enterprise.server.15.xml.gz",
+        &gzip(&read(
+            "ecosystems/suse/testdata/suse.linux.enterprise.server.15-excerpt.xml",
+        )?)?,
+    )?;
+    put(
+        "suse/opensuse.leap.15.6.xml",
+        &read("ecosystems/suse/testdata/opensuse.leap.15.6-excerpt.xml")?,
+    )?;
+    put(
+        "photon/cve_data_photon5.0.json.gz",
+        &gzip(&read("ecosystems/photon/testdata/cve_data_photon5.0.json")?)?,
+    )?;
+    put(
+        "photon/cve_data_photon4.0.json",
+        &read("ecosystems/photon/testdata/cve_data_photon4.0.json")?,
+    )?;
+    put(
+        "photon/photon_versions.json",
+        br#"{"branches":["4.0","5.0"]}"#,
+    )?;
+
+    let (sources, ignored) = catalog::discover(dir.path());
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ol",
+            "ol-2023",
+            "ol/9",
+            "opensuse-leap/15.6",
+            "photon/4.0",
+            "photon/5.0",
+            "sles/15"
+        ]
+    );
+    assert_eq!(
+        ignored,
+        [
+            dir.path().join("oracle/com.oracle.elsa-20190109.xml"),
+            dir.path().join("photon/photon_versions.json")
+        ]
+    );
+    let updater = updater(&db, None)?;
+    let summary = updater.run(&sources, |_| {}).await?;
+    let added: Vec<(&str, u64)> = summary
+        .sources
+        .iter()
+        .map(|report| match &report.outcome {
+            SourceOutcome::Updated(ops) => (report.source.as_str(), ops[0].added),
+            other => panic!("{}: {other:?}", report.source),
+        })
+        .collect();
+    assert_eq!(
+        added,
+        [
+            ("ol", 15),
+            ("ol-2023", 15),
+            ("ol/9", 15),
+            ("opensuse-leap/15.6", 4),
+            ("photon/4.0", 2),
+            ("photon/5.0", 6),
+            ("sles/15", 5)
+        ]
+    );
+    let rerun = updater.run(&sources, |_| {}).await?;
+    assert!(
+        rerun
+            .sources
+            .iter()
+            .all(|s| s.outcome == SourceOutcome::Unchanged),
+        "{rerun:?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn online_catalog_names_every_public_source() {
     let sources = catalog::online(&catalog::FeedMirrors::default());
@@ -906,6 +1094,11 @@ fn online_catalog_names_every_public_source() {
         "rhel-oval/9",
         "amzn/2023",
         "amzn/2",
+        "ol/9",
+        "ol/8",
+        "sles/15",
+        "opensuse-leap/15.6",
+        "photon/5.0",
         "nvd/2024",
         "kev",
         "epss",

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use lucid::ecosystems::{alpine, amazon, debian, rhel, ubuntu};
+use lucid::ecosystems::{alpine, amazon, debian, oracle, photon, rhel, suse, ubuntu};
 use lucid::feeds::enrichment::Enrichment;
 use lucid::feeds::store::FeedStore;
 use lucid::feeds::{osv, oval};
@@ -601,6 +601,320 @@ async fn amazon_linux_matches_alas_by_release_with_epochs() -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Oracle Linux, SUSE, Photon OS: release rules, epochs, build variants, not-affected and unfixed records.
+// ---------------------------------------------------------------------------------------------------------
+
+/// An rpm image of distribution `did`/`version_id` whose packages are (name, `[epoch:]version-release`,
+/// source package name; empty for a package built from a spec of its own name).
+fn rpm_image_with_sources(
+    did: &str,
+    version_id: &str,
+    packages: &[(&str, &str, &str)],
+) -> IndexReport {
+    let contents = LayerContents {
+        packages: packages
+            .iter()
+            .map(|(name, version, source)| Package {
+                ecosystem: Some(Ecosystem::Rpm),
+                name: (*name).into(),
+                version: (*version).into(),
+                arch: "x86_64".into(),
+                package_db: "sqlite:var/lib/rpm".into(),
+                filepath: "var/lib/rpm/rpmdb.sqlite".into(),
+                // A SOURCERPM file name carries no epoch.
+                source: Some(lucid::model::SourcePackage {
+                    name: if source.is_empty() { *name } else { *source }.into(),
+                    version: version
+                        .split_once(':')
+                        .map_or(*version, |(_, rest)| rest)
+                        .into(),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        distributions: vec![lucid::model::Distribution {
+            did: did.into(),
+            version_id: version_id.into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    index_of(vec![contents])
+}
+
+#[tokio::test]
+async fn oracle_linux_matches_elsa_by_major_release_with_epochs_and_no_build_variants() -> Result<()>
+{
+    let records = oracle::elsa::parse_elsa(
+        &testdata("ecosystems/oracle/testdata/com.oracle.elsa-excerpt.xml")[..],
+    )?;
+    let (_db, matcher) = matcher_with(&[("ol", records)]).await?;
+
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "ol",
+            "9.3",
+            &[
+                // Before ELSA-2023-5763's build: affected.
+                ("curl-minimal", "7.76.1-26.el9_3.1", "curl"),
+                // The fixed build: not affected.
+                ("libcurl-minimal", "7.76.1-26.el9_3.2", "curl"),
+                // Epoch 1 counts: 1:3.0.7-24.0.1 is older than 1:3.0.7-25.0.1.
+                ("openssl-libs", "1:3.0.7-24.0.1.el9", "openssl"),
+                // The fixed regular build is not flagged by the ksplice fix (epoch 2) nor the FIPS one (10).
+                ("openssl", "1:3.0.7-25.0.1.el9_3", ""),
+                // UEK kernels match like any package.
+                ("kernel-uek", "5.15.0-200.131.26.el9uek", ""),
+                ("kernel-uek-core", "5.15.0-200.131.27.el9uek", "kernel-uek"),
+                // Only an Oracle Linux 7 advisory names perl.
+                ("perl", "4:5.32.1-480.el9", ""),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "curl-minimal"),
+        pairs(&[("ELSA-2023-5763", "0:7.76.1-26.el9_3.2")])
+    );
+    assert!(hits_of(&report, "libcurl-minimal").is_empty());
+    assert_eq!(
+        hits_of(&report, "openssl-libs"),
+        pairs(&[("ELSA-2024-0310", "1:3.0.7-25.0.1.el9_3")])
+    );
+    assert!(hits_of(&report, "openssl").is_empty());
+    assert_eq!(
+        hits_of(&report, "kernel-uek"),
+        pairs(&[("ELSA-2023-12955", "0:5.15.0-200.131.27.el9uek")])
+    );
+    assert!(hits_of(&report, "kernel-uek-core").is_empty());
+    assert!(
+        hits_of(&report, "perl").is_empty(),
+        "OL7 advisories stay on OL7"
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let elsa = report
+        .vulnerabilities
+        .values()
+        .find(|v| v.name == "ELSA-2023-5763")
+        .expect("ELSA-2023-5763 reported");
+    assert_eq!(elsa.normalized_severity, lucid::model::Severity::High);
+    assert!(
+        elsa.links
+            .contains("https://linux.oracle.com/errata/ELSA-2023-5763.html")
+    );
+
+    // Oracle Linux 7 and 8 get their own advisories; glibc's ksplice fix never flags a regular build.
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "ol",
+            "7.9",
+            &[
+                ("perl", "4:5.16.3-293.el7", ""),
+                ("perl-Pod-Escapes", "1:1.04-294.el7_6", "perl"),
+                ("curl", "7.29.0-59.0.1.el7", ""),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "perl"),
+        pairs(&[("ELSA-2019-0109", "4:5.16.3-294.el7_6")])
+    );
+    assert!(hits_of(&report, "perl-Pod-Escapes").is_empty());
+    assert!(hits_of(&report, "curl").is_empty());
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "ol",
+            "8.8",
+            &[
+                ("glibc", "2.28-225.0.4.el8_8.6", ""),
+                ("glibc-common", "2.28-225.0.3.el8", "glibc"),
+            ],
+        ))
+        .await?;
+    assert!(hits_of(&report, "glibc").is_empty());
+    assert_eq!(
+        hits_of(&report, "glibc-common"),
+        pairs(&[("ELSA-2023-5453", "0:2.28-225.0.4.el8_8.6")])
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn suse_matches_sles_by_major_and_leap_by_major_minor() -> Result<()> {
+    let oval = |file: &str, did: &str, release: &str| {
+        suse::oval::parse_oval(
+            &testdata(&format!("ecosystems/suse/testdata/{file}"))[..],
+            &lucid::model::DistributionSelector {
+                did: did.into(),
+                release: release.into(),
+            },
+        )
+    };
+    let (_db, matcher) = matcher_with(&[
+        (
+            "sles/15",
+            oval("suse.linux.enterprise.server.15-excerpt.xml", "sles", "15")?,
+        ),
+        (
+            "opensuse-leap/15.6",
+            oval("opensuse.leap.15.6-excerpt.xml", "opensuse-leap", "15.6")?,
+        ),
+    ])
+    .await?;
+
+    // SLES 15 SP5 (os-release VERSION_ID 15.5) reads the SLES 15 file.
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "sles",
+            "15.5",
+            &[
+                ("libcurl4", "8.0.1-150400.5.26.1", "curl"),
+                ("curl", "8.0.1-150400.5.32.1", ""),
+                // SP4's fix applies; SP1-LTSS's older fix (1.1.0i) is below the installed build.
+                ("libopenssl1_1", "1.1.1l-150400.7.22.1", "openssl-1_1"),
+                // SUSE says CVE-2024-3094 does not affect SLES 15: never reported.
+                ("xz", "5.2.3-150000.4.7.1", ""),
+                ("liblzma5", "5.2.3-150000.4.7.1", "xz"),
+                // A package only the Leap file names.
+                ("glibc", "2.31-150300.63.1", ""),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "libcurl4"),
+        pairs(&[("CVE-2023-38545", "0:8.0.1-150400.5.32.1")])
+    );
+    assert!(hits_of(&report, "curl").is_empty());
+    assert_eq!(
+        hits_of(&report, "libopenssl1_1"),
+        pairs(&[("CVE-2023-0286", "0:1.1.1l-150400.7.25.1")])
+    );
+    assert!(hits_of(&report, "xz").is_empty());
+    assert!(hits_of(&report, "liblzma5").is_empty());
+    assert!(
+        hits_of(&report, "glibc").is_empty(),
+        "Leap records stay on Leap"
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+
+    // openSUSE Leap 15.6 reads its own file, not SLES's.
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "opensuse-leap",
+            "15.6",
+            &[
+                ("libcurl4", "8.0.1-150400.5.26.1", "curl"),
+                ("glibc", "2.38-150600.14.3.1", ""),
+                ("glibc-locale-base", "2.38-150600.14.5.1", "glibc"),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "libcurl4"),
+        pairs(&[("CVE-2024-2398", "0:8.6.0-150600.4.3.1")])
+    );
+    assert_eq!(
+        hits_of(&report, "glibc"),
+        pairs(&[("CVE-2024-2961", "0:2.38-150600.14.5.1")])
+    );
+    assert!(hits_of(&report, "glibc-locale-base").is_empty());
+
+    // Leap 15.5 has no loaded feed: nothing matched, and the report says why.
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "opensuse-leap",
+            "15.5",
+            &[("glibc", "2.31-150300.63.1", "")],
+        ))
+        .await?;
+    assert!(report.package_vulnerabilities.is_empty());
+    assert_eq!(
+        report.warnings,
+        [ReportWarning::new(
+            ReportWarning::FEED_NOT_LOADED,
+            "1 rpm packages of opensuse-leap 15.5 were not checked: no feed covering them has loaded"
+        )]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn photon_matches_source_packages_of_the_release_with_unfixed_cves() -> Result<()> {
+    let metadata = |release: &str| {
+        photon::cve_metadata::parse_cve_metadata(
+            &testdata(&format!(
+                "ecosystems/photon/testdata/cve_data_photon{release}.json"
+            ))[..],
+            release,
+        )
+    };
+    let (_db, matcher) = matcher_with(&[
+        ("photon/5.0", metadata("5.0")?),
+        ("photon/4.0", metadata("4.0")?),
+    ])
+    .await?;
+
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "photon",
+            "5.0",
+            &[
+                // Subpackages match by their spec (source package).
+                ("curl-libs", "8.3.0-1.ph5", "curl"),
+                ("glibc", "2.36-5.ph5", ""),
+                // No fix published: affected, reported without a fixed version.
+                ("expat-libs", "2.5.0-1.ph5", "expat"),
+                // "Not Affected": never reported.
+                ("xz-libs", "5.4.1-1.ph5", "xz"),
+                // Newer than CVE-2023-0466's fix, older than CVE-2023-5678's.
+                ("openssl-libs", "3.0.9-1.ph5", "openssl"),
+            ],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "curl-libs"),
+        pairs(&[
+            ("CVE-2023-38545", "8.4.0-1.ph5"),
+            ("CVE-2023-38546", "8.4.0-1.ph5")
+        ])
+    );
+    assert!(hits_of(&report, "glibc").is_empty());
+    assert_eq!(
+        hits_of(&report, "expat-libs"),
+        pairs(&[("CVE-2023-52425", "")])
+    );
+    assert!(hits_of(&report, "xz-libs").is_empty());
+    assert_eq!(
+        hits_of(&report, "openssl-libs"),
+        pairs(&[("CVE-2023-5678", "3.0.12-2.ph5")])
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let critical = report
+        .vulnerabilities
+        .values()
+        .find(|v| v.name == "CVE-2023-38545")
+        .expect("reported");
+    assert_eq!(
+        critical.normalized_severity,
+        lucid::model::Severity::Critical
+    );
+
+    // Photon 4.0 gets its own release's data.
+    let report = matcher
+        .vulnerability_report(&rpm_image_with_sources(
+            "photon",
+            "4.0",
+            &[("glibc", "2.32-14.ph4", ""), ("expat", "2.4.9-1.ph4", "")],
+        ))
+        .await?;
+    assert_eq!(
+        hits_of(&report, "glibc"),
+        pairs(&[("CVE-2023-4911", "2.32-15.ph4")])
+    );
+    assert!(hits_of(&report, "expat").is_empty());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Language ecosystems: OSV ranges, versions lists, name normalization.
 // ---------------------------------------------------------------------------------------------------------
 
@@ -885,12 +1199,26 @@ async fn a_report_before_any_feed_loaded_says_so() -> Result<()> {
     );
 
     // OS packages of a distribution no feed covers are flagged too.
-    let suse = rpm_image("sles", "15.5", &[("curl", "8.0.1-150400.5.41.1", "")]);
-    let report = matcher.vulnerability_report(&suse).await?;
+    let tumbleweed = rpm_image(
+        "opensuse-tumbleweed",
+        "20241101",
+        &[("curl", "8.10.1-1.1", "")],
+    );
+    let report = matcher.vulnerability_report(&tumbleweed).await?;
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     assert_eq!(
         report.warnings[0].code,
         ReportWarning::UNSUPPORTED_DISTRIBUTION
+    );
+    // SLES has a rule (and feeds): with none of them loaded, that is what the report says.
+    let sles = rpm_image("sles", "15.5", &[("curl", "8.0.1-150400.5.41.1", "")]);
+    let report = matcher.vulnerability_report(&sles).await?;
+    assert_eq!(
+        report.warnings,
+        [ReportWarning::new(
+            ReportWarning::FEED_NOT_LOADED,
+            "1 rpm packages of sles 15 were not checked: no feed covering them has loaded"
+        )]
     );
     Ok(())
 }

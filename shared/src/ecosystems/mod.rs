@@ -19,11 +19,14 @@ pub mod go;
 pub mod maven;
 pub mod npm;
 pub mod nuget;
+pub mod oracle;
 pub mod packagist;
+pub mod photon;
 pub mod python;
 pub mod rhel;
 pub mod rpm;
 pub mod rubygems;
+pub mod suse;
 pub mod ubuntu;
 
 use std::cmp::Ordering;

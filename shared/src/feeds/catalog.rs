@@ -24,6 +24,12 @@ pub struct FeedMirrors {
     /// Amazon Linux repositories: `<base>/al2023/core/mirrors/latest/x86_64/mirror.list` (2023) and
     /// `<base>/2/core/latest/x86_64/mirror.list` (2), each leading to a repository's updateinfo.
     pub amazon: String,
+    /// Oracle Linux ELSA OVAL: `<base>/com.oracle.elsa-ol<major>.xml.bz2`.
+    pub oracle: String,
+    /// SUSE OVAL: `<base>/suse.linux.enterprise.server.<major>.xml.gz`, `<base>/opensuse.leap.<x.y>.xml.gz`.
+    pub suse: String,
+    /// Photon OS CVE metadata: `<base>/cve_data_photon<release>.json`.
+    pub photon: String,
     /// Wolfi's secdb (`<base>/os/security.json`).
     pub wolfi: String,
     /// Chainguard's secdb (`<base>/chainguard/security.json`).
@@ -45,6 +51,9 @@ impl Default for FeedMirrors {
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".to_owned(),
             rhel_oval: "https://security.access.redhat.com/data/oval/v2".to_owned(),
             amazon: "https://cdn.amazonlinux.com".to_owned(),
+            oracle: "https://linux.oracle.com/security/oval".to_owned(),
+            suse: "https://ftp.suse.com/pub/projects/security/oval".to_owned(),
+            photon: "https://packages.broadcom.com/photon/photon_cve_metadata".to_owned(),
             wolfi: "https://packages.wolfi.dev".to_owned(),
             chainguard: "https://packages.cgr.dev".to_owned(),
             nvd: "https://nvd.nist.gov/feeds/json/cve/2.0".to_owned(),
@@ -82,6 +91,21 @@ pub const AMAZON_RELEASES: &[(&str, &str)] = &[
     ("2023", "al2023/core/mirrors/latest/x86_64/mirror.list"),
     ("2", "2/core/latest/x86_64/mirror.list"),
 ];
+
+/// Oracle Linux major releases with an ELSA OVAL file (`com.oracle.elsa-ol<major>.xml.bz2`).
+pub const ORACLE_RELEASES: &[&str] = &["7", "8", "9", "10"];
+
+/// SUSE products with an OVAL file, as claircore's SUSE updater selects them: SLES by major version,
+/// openSUSE Leap by `major.minor` from 15.5 on. (os-release `ID`, release, file name.)
+pub const SUSE_PRODUCTS: &[(&str, &str, &str)] = &[
+    ("sles", "12", "suse.linux.enterprise.server.12.xml.gz"),
+    ("sles", "15", "suse.linux.enterprise.server.15.xml.gz"),
+    ("opensuse-leap", "15.5", "opensuse.leap.15.5.xml.gz"),
+    ("opensuse-leap", "15.6", "opensuse.leap.15.6.xml.gz"),
+];
+
+/// Photon OS releases with CVE metadata (`photon_versions.json` lists the same branches).
+pub const PHOTON_RELEASES: &[&str] = &["3.0", "4.0", "5.0"];
 
 /// Ubuntu series with CVE OVAL (LTS and current releases).
 pub const UBUNTU_SERIES: &[&str] = &["bionic", "focal", "jammy", "noble", "plucky", "questing"];
@@ -138,6 +162,40 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
                 mirrors.amazon.trim_end_matches('/')
             )),
             format: FeedFormat::AmazonUpdateinfo,
+        });
+    }
+    for major in ORACLE_RELEASES {
+        sources.push(FeedSource {
+            name: format!("ol/{major}"),
+            origin: Origin::Url(format!(
+                "{}/com.oracle.elsa-ol{major}.xml.bz2",
+                mirrors.oracle.trim_end_matches('/')
+            )),
+            format: FeedFormat::OracleOval,
+        });
+    }
+    for (did, release, file) in SUSE_PRODUCTS {
+        sources.push(FeedSource {
+            name: format!("{did}/{release}"),
+            origin: Origin::Url(format!("{}/{file}", mirrors.suse.trim_end_matches('/'))),
+            format: FeedFormat::SuseOval {
+                product: crate::model::DistributionSelector {
+                    did: (*did).to_owned(),
+                    release: (*release).to_owned(),
+                },
+            },
+        });
+    }
+    for release in PHOTON_RELEASES {
+        sources.push(FeedSource {
+            name: format!("photon/{release}"),
+            origin: Origin::Url(format!(
+                "{}/cve_data_photon{release}.json",
+                mirrors.photon.trim_end_matches('/')
+            )),
+            format: FeedFormat::PhotonCveMetadata {
+                release: (*release).to_owned(),
+            },
         });
     }
     for (did, url) in [
@@ -254,6 +312,41 @@ fn classify(path: &Path) -> Option<Classified> {
             format!("rhel-oval/{major}"),
             FeedFormat::RhelOval {
                 major: major.to_owned(),
+            },
+        ));
+    }
+    // Oracle Linux ELSA OVAL: com.oracle.elsa-ol<major>.xml[.bz2] (per release, `ol/9`),
+    // com.oracle.elsa-<year>.xml[.bz2] (per year, `ol-2024`) or com.oracle.elsa-all.xml[.bz2] (`ol`).
+    if let Some(which) = lower.strip_prefix("com.oracle.elsa-").and_then(|r| {
+        r.strip_suffix(".xml.bz2")
+            .or_else(|| r.strip_suffix(".xml"))
+    }) {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let name = match which {
+            "all" => Some("ol".to_owned()),
+            year if year.len() == 4 && digits(year) => Some(format!("ol-{year}")),
+            release => release
+                .strip_prefix("ol")
+                .filter(|major| digits(major))
+                .map(|major| format!("ol/{major}")),
+        };
+        if let Some(name) = name {
+            return Some(Classified::Single(name, FeedFormat::OracleOval));
+        }
+    }
+    // SUSE OVAL: suse.linux.enterprise.server.<major>.xml[.gz], opensuse.leap.<x.y>.xml[.gz].
+    if let Some(product) = crate::ecosystems::suse::oval::product_of_file_name(&lower) {
+        return Some(Classified::Single(
+            format!("{}/{}", product.did, product.release),
+            FeedFormat::SuseOval { product },
+        ));
+    }
+    // Photon OS CVE metadata: cve_data_photon<release>.json[.gz].
+    if let Some(release) = crate::ecosystems::photon::cve_metadata::release_of_file_name(&lower) {
+        return Some(Classified::Single(
+            format!("photon/{release}"),
+            FeedFormat::PhotonCveMetadata {
+                release: release.to_owned(),
             },
         ));
     }

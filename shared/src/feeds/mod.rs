@@ -11,6 +11,9 @@
 //! | Alpine secdb | `alpine` | `alpine` / branch (`3.19`, `edge`) | true (origin) |
 //! | Red Hat VEX / OVAL | `rhel` | `rhel` / major (`9`) | false |
 //! | Amazon Linux updateinfo (ALAS) | `amzn` | `amzn` / `2023`, `2`, `2018.03` | false |
+//! | Oracle Linux ELSA OVAL | `ol` | `ol` / major (`9`) | false |
+//! | SUSE OVAL | `sles`, `opensuse-leap` | `sles` / major (`15`), `opensuse-leap` / `15.6` | false |
+//! | Photon OS CVE metadata | `photon` | `photon` / `5.0` | true (spec) |
 //! | OSV | `osv/<OSV ecosystem>` | none | false |
 //!
 //! Distro records: `ranges` is `[{fixed: v}]` for a fixed vulnerability and empty (every version) when no fix

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 
 use super::FeedError;
-use crate::ecosystems::{alpine, amazon, debian, rhel, ubuntu};
+use crate::ecosystems::{alpine, amazon, debian, oracle, photon, rhel, suse, ubuntu};
 use crate::error_chain;
 use crate::feeds::enrichment::{self, Enrichment};
 use crate::feeds::{osv, oval};
@@ -43,6 +43,15 @@ pub enum FeedFormat {
     RhelOval { major: String },
     /// A yum repository's `updateinfo.xml` (plain or gzip): Amazon Linux's ALAS advisories.
     AmazonUpdateinfo,
+    /// Oracle Linux ELSA OVAL (plain or `.bz2`): per release, per year or all-in-one, one parser.
+    OracleOval,
+    /// One SUSE product's OVAL (plain or gzip): `product` is the distribution (`sles`/`15`,
+    /// `opensuse-leap`/`15.6`) its records are filed under.
+    SuseOval {
+        product: crate::model::DistributionSelector,
+    },
+    /// Photon OS CVE metadata JSON (plain or gzip) for one release (`5.0`).
+    PhotonCveMetadata { release: String },
     /// Enrichment: an NVD CVE JSON 2.0 feed (plain or gzip).
     Nvd,
     /// Enrichment: CISA's KEV catalog JSON.
@@ -158,6 +167,18 @@ impl FeedFormat {
                 }
                 FeedFormat::AmazonUpdateinfo => {
                     amazon::updateinfo::parse_updateinfo(decompressed(open(path)?, source)?)
+                }
+                FeedFormat::OracleOval => {
+                    oracle::elsa::parse_elsa(decompressed(open(path)?, source)?)
+                }
+                FeedFormat::SuseOval { product } => {
+                    suse::oval::parse_oval(decompressed(open(path)?, source)?, product)
+                }
+                FeedFormat::PhotonCveMetadata { release } => {
+                    photon::cve_metadata::parse_cve_metadata(
+                        decompressed(open(path)?, source)?,
+                        release,
+                    )
                 }
                 FeedFormat::DebianTracker => debian::tracker::parse_tracker_json(open(path)?),
                 FeedFormat::OsvZip => osv::parse_zip(BufReader::new(open(path)?)),

@@ -10,6 +10,10 @@
 //! | apk on Wolfi / Chainguard | `apk`, `wolfi` / `chainguard`, empty | origin package |
 //! | rpm on RHEL, CentOS, Rocky, AlmaLinux | `rpm`, `rhel`, major of `VERSION_ID` | binary package, same module stream |
 //! | rpm on Amazon Linux | `rpm`, `amzn`, `VERSION_ID` (`2023`, `2`, `2018.03`) | binary package |
+//! | rpm on Oracle Linux | `rpm`, `ol`, major of `VERSION_ID` (`9.3` → `9`) | binary package |
+//! | rpm on SLES | `rpm`, `sles`, major of `VERSION_ID` (`15.6` → `15`) | binary package |
+//! | rpm on openSUSE Leap | `rpm`, `opensuse-leap`, `major.minor` of `VERSION_ID` (`15.6`) | binary package |
+//! | rpm on Photon OS | `rpm`, `photon`, `VERSION_ID` as `major.minor` (`5.0`) | source package |
 //! | language packages | their ecosystem, empty, empty | the package |
 //!
 //! Which of the binary or the source name a record is compared with is the record's own
@@ -194,6 +198,9 @@ pub fn os_namespace(ecosystem: Ecosystem, d: &ReportDistribution) -> Option<Name
             }
             ("rhel", major.to_owned())
         }
+        (Ecosystem::Rpm, did @ ("ol" | "sles")) => (did, major_release(&d.version_id)?),
+        (Ecosystem::Rpm, "opensuse-leap") => ("opensuse-leap", major_minor_release(&d.version_id)?),
+        (Ecosystem::Rpm, "photon") => ("photon", major_minor_release(&d.version_id)?),
         (Ecosystem::Rpm, "amzn") => {
             let release = d.version_id.trim();
             if release.is_empty() {
@@ -208,6 +215,25 @@ pub fn os_namespace(ecosystem: Ecosystem, d: &ReportDistribution) -> Option<Name
         did: did.to_owned(),
         release,
     })
+}
+
+/// The numeric major release of a `VERSION_ID` (`9.3` → `9`, `15` → `15`); `None` when there is none.
+fn major_release(version_id: &str) -> Option<String> {
+    let major = version_id.trim().split('.').next().unwrap_or_default();
+    (!major.is_empty() && major.bytes().all(|b| b.is_ascii_digit())).then(|| major.to_owned())
+}
+
+/// `major.minor` of a numeric `VERSION_ID`, the minor defaulting to 0 (`15.6` → `15.6`, `5` → `5.0`,
+/// `15.6.1` → `15.6`); `None` when it is not numeric.
+fn major_minor_release(version_id: &str) -> Option<String> {
+    let mut parts = version_id.trim().split('.');
+    let major = major_release(parts.next().unwrap_or_default())?;
+    let minor = match parts.next() {
+        None => "0",
+        Some(minor) if !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()) => minor,
+        Some(_) => return None,
+    };
+    Some(format!("{major}.{minor}"))
 }
 
 /// The subject of package `p` (report id `id`) in a namespace of `ecosystem`: names normalized, the
@@ -409,11 +435,85 @@ mod tests {
             ),
             (Rpm, distribution("amzn", "2", ""), ns(Rpm, "amzn", "2")),
             (Rpm, distribution("amzn", "", ""), None),
-            (Rpm, distribution("sles", "15.5", ""), None),
+            // Oracle Linux and SLES by major release, Leap by major.minor, Photon by its VERSION_ID.
+            (Rpm, distribution("ol", "9.3", ""), ns(Rpm, "ol", "9")),
+            (Rpm, distribution("ol", "8", ""), ns(Rpm, "ol", "8")),
+            (Rpm, distribution("ol", "", ""), None),
+            (Rpm, distribution("sles", "15.5", ""), ns(Rpm, "sles", "15")),
+            (Rpm, distribution("sles", "12.5", ""), ns(Rpm, "sles", "12")),
+            (
+                Rpm,
+                distribution("opensuse-leap", "15.6", ""),
+                ns(Rpm, "opensuse-leap", "15.6"),
+            ),
+            (
+                Rpm,
+                distribution("opensuse-leap", "15", ""),
+                ns(Rpm, "opensuse-leap", "15.0"),
+            ),
+            (Rpm, distribution("opensuse-leap", "15.x", ""), None),
+            (
+                Rpm,
+                distribution("photon", "5.0", ""),
+                ns(Rpm, "photon", "5.0"),
+            ),
+            (
+                Rpm,
+                distribution("photon", "4", ""),
+                ns(Rpm, "photon", "4.0"),
+            ),
+            (Rpm, distribution("photon", "", ""), None),
+            // No rule: openSUSE Tumbleweed, and mismatched formats.
+            (
+                Rpm,
+                distribution("opensuse-tumbleweed", "20241101", ""),
+                None,
+            ),
+            (Dpkg, distribution("photon", "5.0", ""), None),
             (Dpkg, distribution("alpine", "3.19.1", ""), None),
         ];
         for (eco, d, want) in cases {
             assert_eq!(os_namespace(eco, &d), want, "{eco} on {d:?}");
+        }
+    }
+
+    /// Detection to namespace: real os-release files through the distribution scanner's parser, then the
+    /// rule of this module.
+    #[test]
+    fn os_release_files_place_oracle_suse_and_photon_packages() {
+        macro_rules! os_release {
+            ($file:literal) => {
+                include_str!(concat!("../ecosystems/distribution/testdata/", $file))
+            };
+        }
+        let cases = [
+            (os_release!("oracle-8.os-release"), "ol", "8"),
+            (os_release!("oracle-9.os-release"), "ol", "9"),
+            (os_release!("sles-15.os-release"), "sles", "15"),
+            (os_release!("sles-15.6-bci.os-release"), "sles", "15"),
+            (
+                os_release!("opensuse-leap-15.os-release"),
+                "opensuse-leap",
+                "15.5",
+            ),
+            (
+                os_release!("opensuse-leap-15.6.os-release"),
+                "opensuse-leap",
+                "15.6",
+            ),
+            (os_release!("photon-4.os-release"), "photon", "4.0"),
+            (os_release!("photon-5.os-release"), "photon", "5.0"),
+        ];
+        for (text, did, release) in cases {
+            let detected =
+                crate::ecosystems::distribution::from_os_release(text).expect("a distribution");
+            let reported = ReportDistribution::from_distribution("1".into(), &detected);
+            assert_eq!(
+                os_namespace(Ecosystem::Rpm, &reported),
+                ns(Ecosystem::Rpm, did, release),
+                "{}",
+                detected.pretty_name
+            );
         }
     }
 
@@ -461,6 +561,23 @@ mod tests {
         assert!(!rhel.covered_by("rhel/8"));
         let wolfi = ns(Ecosystem::Apk, "wolfi", "").unwrap();
         assert!(wolfi.covered_by("wolfi"));
+        // The feeds of the catalog's names for Oracle, SUSE and Photon (`feeds::catalog`).
+        let ol9 = ns(Ecosystem::Rpm, "ol", "9").unwrap();
+        for covering in ["ol/9", "ol", "ol-2024"] {
+            assert!(ol9.covered_by(covering), "{covering}");
+        }
+        assert!(!ol9.covered_by("ol/8"));
+        assert!(!ol9.covered_by("opensuse-leap/15.6"));
+        let sles = ns(Ecosystem::Rpm, "sles", "15").unwrap();
+        assert!(sles.covered_by("sles/15"));
+        assert!(!sles.covered_by("sles/12"));
+        assert!(!sles.covered_by("opensuse-leap/15.6"));
+        let leap = ns(Ecosystem::Rpm, "opensuse-leap", "15.6").unwrap();
+        assert!(leap.covered_by("opensuse-leap/15.6"));
+        assert!(!leap.covered_by("opensuse-leap/15.5"));
+        let photon = ns(Ecosystem::Rpm, "photon", "5.0").unwrap();
+        assert!(photon.covered_by("photon/5.0"));
+        assert!(!photon.covered_by("photon/4.0"));
     }
 
     #[test]
@@ -469,9 +586,10 @@ mod tests {
         index
             .distributions
             .insert("1".into(), distribution("debian", "12", "bookworm"));
-        index
-            .distributions
-            .insert("2".into(), distribution("sles", "15.5", ""));
+        index.distributions.insert(
+            "2".into(),
+            distribution("opensuse-tumbleweed", "20241101", ""),
+        );
         let package =
             |name: &str, version: &str, eco: &str, source: Option<(&str, &str)>| ReportPackage {
                 name: name.into(),
@@ -550,8 +668,8 @@ mod tests {
             plan.warnings,
             [ReportWarning::new(
                 ReportWarning::UNSUPPORTED_DISTRIBUTION,
-                "1 OS package(s) on sles 15.5 were not checked: no feed covers this distribution \
-                 or release"
+                "1 OS package(s) on opensuse-tumbleweed 20241101 were not checked: no feed covers \
+                 this distribution or release"
             )]
         );
     }
