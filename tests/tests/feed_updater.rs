@@ -1017,10 +1017,7 @@ fn vex_archive(documents: &[(&str, &[u8])]) -> Result<Vec<u8>> {
 fn curl_with_libcurl_devel_unfixed(curl: &[u8]) -> Result<Vec<u8>> {
     let mut doc: serde_json::Value = serde_json::from_slice(curl)?;
     let status = &mut doc["vulnerabilities"][0]["product_status"];
-    let fixed: Vec<serde_json::Value> = status["fixed"]
-        .as_array()
-        .expect("fixed list")
-        .clone();
+    let fixed: Vec<serde_json::Value> = status["fixed"].as_array().expect("fixed list").clone();
     let (moved, kept): (Vec<_>, Vec<_>) = fixed
         .into_iter()
         .partition(|id| id.as_str().is_some_and(|s| s.contains(":libcurl-devel-")));
@@ -1085,7 +1082,10 @@ async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> 
             .expect("lock")
             .insert(format!("/vex/{path}"), body);
     };
-    route("archive_latest.txt", b"csaf_vex_2026-11-22.tar.zst\n".to_vec());
+    route(
+        "archive_latest.txt",
+        b"csaf_vex_2026-11-22.tar.zst\n".to_vec(),
+    );
     route(
         "csaf_vex_2026-11-22.tar.zst",
         vex_archive(&[
@@ -1119,7 +1119,11 @@ async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> 
     };
     let mut expected = parse_vex(&curl)?;
     expected.extend(parse_vex(&sudo)?);
-    assert_eq!(ops[0].added as usize, record_keys(&expected).len(), "{ops:?}");
+    assert_eq!(
+        ops[0].added as usize,
+        record_keys(&expected).len(),
+        "{ops:?}"
+    );
     assert_eq!(live_records(&db, "rhel").await?, record_keys(&expected));
     let mut paths = server.paths.lock().expect("lock").clone();
     paths.sort();
@@ -1164,17 +1168,20 @@ async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> 
           \"2023/cve-2023-22809.json\",\"2026-11-01T00:00:00+00:00\"\n"
             .to_vec(),
     );
-    *server.body.lock().expect("lock") = format!(
-        "\"2023/cve-2023-38545.json\",\"2026-11-28T10:00:00+00:00\"\n{changes_v1}"
-    )
-    .into_bytes();
+    *server.body.lock().expect("lock") =
+        format!("\"2023/cve-2023-38545.json\",\"2026-11-28T10:00:00+00:00\"\n{changes_v1}")
+            .into_bytes();
     server.paths.lock().expect("lock").clear();
     let third = updater.run_source(&source).await;
     let SourceOutcome::Updated(ops) = &third.outcome else {
         panic!("{third:?}");
     };
     let sudo_records = record_keys(&parse_vex(&sudo)?).len() as u64;
-    assert_eq!((ops[0].added, ops[0].removed), (1, 1 + sudo_records), "{ops:?}");
+    assert_eq!(
+        (ops[0].added, ops[0].removed),
+        (1, 1 + sudo_records),
+        "{ops:?}"
+    );
     let mut paths = server.paths.lock().expect("lock").clone();
     paths.sort();
     assert_eq!(
@@ -1199,7 +1206,13 @@ async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> 
     let added: Vec<(&str, &str, &str)> = diff
         .added
         .iter()
-        .map(|r| (r.name.as_str(), r.package_name.as_str(), r.fixed_in_version.as_str()))
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.package_name.as_str(),
+                r.fixed_in_version.as_str(),
+            )
+        })
         .collect();
     assert_eq!(added, [("CVE-2023-38545", "libcurl-devel", "")]);
     let mut removed: Vec<(&str, &str)> = diff
@@ -1249,7 +1262,10 @@ async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> 
 
     // A newer archive dated after the high-water mark: changes.csv no longer covers the gap, so the run
     // reloads from it. A broken archive fails the run; the previous data stays live.
-    route("archive_latest.txt", b"csaf_vex_2026-12-01.tar.zst".to_vec());
+    route(
+        "archive_latest.txt",
+        b"csaf_vex_2026-12-01.tar.zst".to_vec(),
+    );
     let good_archive = vex_archive(&[
         ("2021/cve-2021-0084.json", &kernel),
         ("2023/cve-2023-38545.json", &curl_v2),
@@ -1266,7 +1282,10 @@ async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> 
     assert!(reason.contains("VEX archive"), "{reason}");
     assert_eq!(updater.store().latest("rhel").await?, live);
     // Garbage instead of zstd, too.
-    route("csaf_vex_2026-12-01.tar.zst", b"<html>maintenance</html>".to_vec());
+    route(
+        "csaf_vex_2026-12-01.tar.zst",
+        b"<html>maintenance</html>".to_vec(),
+    );
     let broken = updater.run_source(&source).await;
     assert!(
         matches!(&broken.outcome, SourceOutcome::Failed(r) if r.contains("not zstd")),
@@ -1314,7 +1333,10 @@ async fn rhel_vex_folder_with_an_archive_deletions_and_loose_documents() -> Resu
         "\"2023/cve-2023-22809.json\",\"2026-11-25T00:00:00+00:00\"\n",
     )?;
     std::fs::write(vex.join("2023/cve-2023-38545.json"), &curl_v2)?;
-    std::fs::write(vex.join("archive_latest.txt"), "csaf_vex_2026-11-22.tar.zst")?;
+    std::fs::write(
+        vex.join("archive_latest.txt"),
+        "csaf_vex_2026-11-22.tar.zst",
+    )?;
     // A deletions.csv with no archive next to it is not a feed file.
     std::fs::write(dir.path().join("deletions.csv"), "x")?;
 
@@ -1327,11 +1349,17 @@ async fn rhel_vex_folder_with_an_archive_deletions_and_loose_documents() -> Resu
     assert_eq!(files.len(), 3, "{files:?}");
     assert_eq!(
         ignored,
-        [dir.path().join("csaf/v2/vex/archive_latest.txt"), dir.path().join("deletions.csv")]
+        [
+            dir.path().join("csaf/v2/vex/archive_latest.txt"),
+            dir.path().join("deletions.csv")
+        ]
     );
     let updater = updater(&db, None)?;
     let report = updater.run_source(&sources[0]).await;
-    assert!(matches!(report.outcome, SourceOutcome::Updated(_)), "{report:?}");
+    assert!(
+        matches!(report.outcome, SourceOutcome::Updated(_)),
+        "{report:?}"
+    );
     assert_eq!(
         live_records(&db, "rhel").await?,
         record_keys(&parse_vex(&curl_v2)?)
@@ -1366,11 +1394,13 @@ fn rhel_oval_is_an_alternative_run_when_named() -> Result<()> {
         mirrors: mirrors.clone(),
         keep_operations: 3,
     };
-    let names = |sources: Vec<FeedSource>| -> Vec<String> {
-        sources.into_iter().map(|s| s.name).collect()
-    };
+    let names =
+        |sources: Vec<FeedSource>| -> Vec<String> { sources.into_iter().map(|s| s.name).collect() };
     assert_eq!(
-        names(catalog::sources_named(&config(&[]), &["rhel-oval".to_owned()])?),
+        names(catalog::sources_named(
+            &config(&[]),
+            &["rhel-oval".to_owned()]
+        )?),
         ["rhel-oval/7", "rhel-oval/8", "rhel-oval/9"]
     );
     assert_eq!(
@@ -1381,8 +1411,10 @@ fn rhel_oval_is_an_alternative_run_when_named() -> Result<()> {
         names(catalog::sources_named(&config(&["rhel"]), &[])?),
         ["rhel"]
     );
-    assert!(!names(catalog::configured_sources(&config(&[]))?)
-        .iter()
-        .any(|n| n.starts_with("rhel-oval")));
+    assert!(
+        !names(catalog::configured_sources(&config(&[]))?)
+            .iter()
+            .any(|n| n.starts_with("rhel-oval"))
+    );
     Ok(())
 }

@@ -579,7 +579,10 @@ async fn rhel_vex_and_oval_give_the_same_answers_for_the_same_advisory() -> Resu
         assert_eq!(hit, ["sudo"]);
         assert_eq!(report.vulnerabilities.len(), 1);
         let vulnerability = report.vulnerabilities.values().next().expect("one");
-        assert_eq!(vulnerability.normalized_severity, lucid::model::Severity::High);
+        assert_eq!(
+            vulnerability.normalized_severity,
+            lucid::model::Severity::High
+        );
         assert!(
             vulnerability
                 .links

@@ -357,7 +357,12 @@ impl FeedUpdater {
                 mode,
                 documents,
             } => {
-                tracing::info!(mode, documents, records = records.len(), "VEX records built");
+                tracing::info!(
+                    mode,
+                    documents,
+                    records = records.len(),
+                    "VEX records built"
+                );
                 let outcome = self
                     .store
                     .commit(&source.name, &fingerprint.render(), &records)

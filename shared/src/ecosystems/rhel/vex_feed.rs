@@ -79,9 +79,7 @@ pub fn document_key(path: &str) -> Option<String> {
 
 /// The date of an archive named `csaf_vex_YYYY-MM-DD.tar.zst`.
 pub fn archive_date(name: &str) -> Option<Date> {
-    let date = name
-        .strip_prefix("csaf_vex_")?
-        .strip_suffix(".tar.zst")?;
+    let date = name.strip_prefix("csaf_vex_")?.strip_suffix(".tar.zst")?;
     Date::parse(
         date,
         time::macros::format_description!("[year]-[month]-[day]"),
@@ -111,7 +109,8 @@ pub fn parse_entries(text: &str, file: &str, feed: &str) -> Result<Vec<Entry>, F
         if line.is_empty() {
             continue;
         }
-        let bad = |why: &str| FeedError::malformed(feed, format!("{file} line {}: {why}", number + 1));
+        let bad =
+            |why: &str| FeedError::malformed(feed, format!("{file} line {}: {why}", number + 1));
         let (path, timestamp) = line
             .split_once(',')
             .ok_or_else(|| bad("expected \"path\",\"timestamp\""))?;
@@ -184,21 +183,23 @@ pub fn flatten(documents: Documents) -> Vec<Vulnerability> {
 /// Reads a `csaf_vex_*.tar.zst` archive one document at a time into `documents` (a document read later
 /// replaces an earlier one of the same CVE). Returns the number of documents read; an archive without any
 /// is malformed, as is any document that fails to parse.
-pub fn read_archive(input: impl Read, feed: &str, documents: &mut Documents) -> Result<usize, FeedError> {
+pub fn read_archive(
+    input: impl Read,
+    feed: &str,
+    documents: &mut Documents,
+) -> Result<usize, FeedError> {
     let malformed = |what: String| FeedError::malformed(feed, format!("VEX archive: {what}"));
     let mut input = BufReader::new(input);
-    let head = input
-        .fill_buf()
-        .map_err(|e| malformed(error_chain(&e)))?;
+    let head = input.fill_buf().map_err(|e| malformed(error_chain(&e)))?;
     if !head.starts_with(&ZSTD_MAGIC) {
-        return Err(malformed("not zstd (an error page or a truncated download?)".to_owned()));
+        return Err(malformed(
+            "not zstd (an error page or a truncated download?)".to_owned(),
+        ));
     }
     let decoder =
         zstd::Decoder::with_buffer(input).map_err(|e| malformed(format!("not zstd: {e}")))?;
     let mut archive = tar::Archive::new(decoder);
-    let entries = archive
-        .entries()
-        .map_err(|e| malformed(error_chain(&e)))?;
+    let entries = archive.entries().map_err(|e| malformed(error_chain(&e)))?;
     let mut count = 0;
     let mut buffer = Vec::new();
     for entry in entries {
@@ -256,8 +257,7 @@ pub fn parse_files(feed: &str, files: &[PathBuf]) -> Result<Vec<Vulnerability>, 
             .unwrap_or_default()
     };
     let open = |path: &Path| {
-        File::open(path)
-            .map_err(|e| FeedError::malformed(feed, format!("{}: {e}", path.display())))
+        File::open(path).map_err(|e| FeedError::malformed(feed, format!("{}: {e}", path.display())))
     };
     let mut archives: Vec<&PathBuf> = files
         .iter()
@@ -296,8 +296,7 @@ pub fn parse_files(feed: &str, files: &[PathBuf]) -> Result<Vec<Vulnerability>, 
         open(path)?
             .read_to_end(&mut bytes)
             .map_err(|e| FeedError::malformed(feed, format!("{}: {e}", path.display())))?;
-        let records =
-            parse_vex(&bytes).map_err(|e| in_document(e, &path.display().to_string()))?;
+        let records = parse_vex(&bytes).map_err(|e| in_document(e, &path.display().to_string()))?;
         let key = document_key(&name).unwrap_or_else(|| path.display().to_string());
         insert_document(&mut documents, key, records);
     }
@@ -473,7 +472,11 @@ impl VexDirectory<'_> {
         };
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| {
-            fetch_error(self.feed, format!("GET {url}: body: {}", error_chain(&e)), true)
+            fetch_error(
+                self.feed,
+                format!("GET {url}: body: {}", error_chain(&e)),
+                true,
+            )
         })? {
             body.extend_from_slice(&chunk);
             if body.len() as u64 > limit {
@@ -488,9 +491,10 @@ impl VexDirectory<'_> {
     }
 
     async fn text(&self, path: &str) -> Result<(String, Validators), FeedError> {
-        let response = self.get(path, None).await?.ok_or_else(|| {
-            fetch_error(self.feed, format!("GET {path}: unexpected 304"), false)
-        })?;
+        let response = self
+            .get(path, None)
+            .await?
+            .ok_or_else(|| fetch_error(self.feed, format!("GET {path}: unexpected 304"), false))?;
         let (body, validators) = self.body(response, METADATA_LIMIT).await?;
         let text = String::from_utf8(body)
             .map_err(|e| FeedError::malformed(self.feed, format!("{path}: {e}")))?;
@@ -527,8 +531,8 @@ impl VexDirectory<'_> {
                 std::io::Error::other(error_chain(&e))
             })
             .and_then(move |chunk| {
-                let total = counter.fetch_add(chunk.len() as u64, Ordering::SeqCst)
-                    + chunk.len() as u64;
+                let total =
+                    counter.fetch_add(chunk.len() as u64, Ordering::SeqCst) + chunk.len() as u64;
                 futures::future::ready(if total > limit {
                     Err(std::io::Error::other(format!("body exceeds {limit} bytes")))
                 } else {
