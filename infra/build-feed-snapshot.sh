@@ -12,7 +12,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FEEDS=$(cd "${1:-$ROOT/../shared/feeds}" && pwd)
 OUT=$ROOT/cli/snapshot
-# Real upstream advisories in formats `lucid update --from` reads. Left out: debian-tracker-lists (DSA/DLA
+# Real upstream advisories in formats `lucid update --from` reads (Red Hat: an OVAL folder loads as the
+# alternative source `rhel-oval/<major>`; a VEX folder, i.e. a `csaf_vex_<date>.tar.zst` archive with its
+# `deletions.csv` and any newer documents, loads as the default source `rhel`). Left out: debian-tracker-lists (DSA/DLA
 # lists without package versions) and ghsa-npm-subset (nine hand-picked records, not a feed).
 FOLDERS=${LUCID_SNAPSHOT_FOLDERS:-"alpine-secdb debian-oval ubuntu-oval rhel-oval pypi-osv go-vulndb rustsec-osv"}
 # Kept small (a few MB): only current releases of the distributions (paths under the folders above, removed

@@ -24,8 +24,7 @@ pub async fn update(
             .with_context(|| format!("feed folder {}", dir.display()))?;
         services_config.dir = Some(dir);
     }
-    let sources = lucid::feeds::catalog::configured_sources(&services_config)?;
-    let sources = lucid::feeds::catalog::select(sources, only);
+    let sources = lucid::feeds::catalog::sources_named(&services_config, only)?;
     if sources.is_empty() {
         anyhow::bail!("no feed matches {only:?}");
     }

@@ -91,7 +91,7 @@ pub struct FeedConfig {
     pub only: Vec<String>,
     /// `LUCID_FEED_DIR`: read feeds from this folder (air-gapped) instead of the network.
     pub dir: Option<PathBuf>,
-    /// `LUCID_FEED_MIRROR_{OSV,ALPINE,UBUNTU,DEBIAN_TRACKER,RHEL_OVAL,AMAZON,WOLFI,CHAINGUARD,NVD,KEV,EPSS}`: base URLs replacing the public ones.
+    /// `LUCID_FEED_MIRROR_{OSV,ALPINE,UBUNTU,DEBIAN_TRACKER,RHEL_OVAL,RHEL_VEX,AMAZON,WOLFI,CHAINGUARD,NVD,KEV,EPSS}`: base URLs replacing the public ones.
     pub mirrors: crate::feeds::catalog::FeedMirrors,
     /// `LUCID_FEED_KEEP_OPERATIONS`: update operations kept per updater by garbage collection (default 3).
     pub keep_operations: usize,
@@ -231,6 +231,7 @@ impl Config {
                 &mut mirrors.debian_tracker,
             ),
             ("LUCID_FEED_MIRROR_RHEL_OVAL", &mut mirrors.rhel_oval),
+            ("LUCID_FEED_MIRROR_RHEL_VEX", &mut mirrors.rhel_vex),
             ("LUCID_FEED_MIRROR_AMAZON", &mut mirrors.amazon),
             ("LUCID_FEED_MIRROR_ORACLE", &mut mirrors.oracle),
             ("LUCID_FEED_MIRROR_SUSE", &mut mirrors.suse),

@@ -388,6 +388,7 @@ pub fn unreachable_feeds(command: &mut Command) -> &mut Command {
         "UBUNTU",
         "DEBIAN_TRACKER",
         "RHEL_OVAL",
+        "RHEL_VEX",
         "WOLFI",
         "CHAINGUARD",
         "NVD",

@@ -1091,7 +1091,7 @@ fn online_catalog_names_every_public_source() {
         "osv/crates.io",
         "wolfi",
         "chainguard",
-        "rhel-oval/9",
+        "rhel",
         "amzn/2023",
         "amzn/2",
         "ol/9",
@@ -1178,6 +1178,436 @@ async fn export_then_import_reproduces_the_live_database() -> Result<()> {
     assert!(
         err.to_string().contains("not zstd") || err.to_string().contains("malformed"),
         "{err}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Red Hat CSAF VEX: the published directory (archive + changes.csv + deletions.csv), online and in a folder.
+// ---------------------------------------------------------------------------------------------------------
+
+fn rhel_testdata(name: &str) -> Result<Vec<u8>> {
+    Ok(std::fs::read(shared_testdata(&format!(
+        "ecosystems/rhel/testdata/{name}"
+    )))?)
+}
+
+/// A `csaf_vex_<date>.tar.zst` archive in Red Hat's layout (`<year>/cve-….json`), built from real documents.
+fn vex_archive(documents: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes) in documents {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, *bytes)?;
+    }
+    Ok(zstd::encode_all(&builder.into_inner()?[..], 3)?)
+}
+
+/// The curl document with every RHEL `libcurl-devel` fix turned into "known affected" (no fix): a change
+/// of one record.
+fn curl_with_libcurl_devel_unfixed(curl: &[u8]) -> Result<Vec<u8>> {
+    let mut doc: serde_json::Value = serde_json::from_slice(curl)?;
+    let status = &mut doc["vulnerabilities"][0]["product_status"];
+    let fixed: Vec<serde_json::Value> = status["fixed"].as_array().expect("fixed list").clone();
+    let (moved, kept): (Vec<_>, Vec<_>) = fixed
+        .into_iter()
+        .partition(|id| id.as_str().is_some_and(|s| s.contains(":libcurl-devel-")));
+    assert!(!moved.is_empty());
+    status["fixed"] = serde_json::Value::Array(kept);
+    status["known_affected"] = serde_json::Value::Array(moved);
+    Ok(serde_json::to_vec(&doc)?)
+}
+
+async fn live_records(
+    db: &lucid::store::Database,
+    updater: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let client = db.client().await?;
+    let rows = client
+        .query(
+            "SELECT v.name, v.package_name, v.fixed_in_version FROM vulnerability v
+             JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+             JOIN latest_update_operation l ON l.uo_id = uv.uo_id
+             WHERE l.updater = $1 ORDER BY 1, 2, 3",
+            &[&updater],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+fn record_keys(records: &[Vulnerability]) -> Vec<(String, String, String)> {
+    let mut keys: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                r.package_name.clone(),
+                r.fixed_in_version.clone(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[tokio::test]
+async fn rhel_vex_loads_the_archive_then_only_changed_documents() -> Result<()> {
+    use lucid::ecosystems::rhel::vex::parse_vex;
+    let db = harness::database().await?;
+    let curl = rhel_testdata("cve-2023-38545.json")?;
+    let sudo = rhel_testdata("cve-2023-22809-rhel-excerpt.json")?;
+    let samba = rhel_testdata("cve-2023-4154.json")?;
+    let kernel = rhel_testdata("cve-2021-0084.json")?;
+    // `body` (every path not routed) is changes.csv, answered with an ETag and 304 on a match.
+    let changes_v1 = "\"2023/cve-2023-4154.json\",\"2026-11-23T08:00:00+00:00\"\n\
+                      \"2023/cve-2023-38545.json\",\"2026-11-20T10:00:00+00:00\"\n";
+    let server = feed_server(changes_v1.as_bytes().to_vec()).await?;
+    let route = |path: &str, body: Vec<u8>| {
+        server
+            .routes
+            .lock()
+            .expect("lock")
+            .insert(format!("/vex/{path}"), body);
+    };
+    route(
+        "archive_latest.txt",
+        b"csaf_vex_2026-11-22.tar.zst\n".to_vec(),
+    );
+    route(
+        "csaf_vex_2026-11-22.tar.zst",
+        vex_archive(&[
+            ("2021/cve-2021-0084.json", &kernel),
+            ("2023/cve-2023-22809.json", &sudo),
+            ("2023/cve-2023-38545.json", &curl),
+            ("2023/cve-2023-4154.json", &samba),
+        ])?,
+    );
+    // A deletion from before the archive: already reflected in it, ignored.
+    route(
+        "deletions.csv",
+        b"\"2023/cve-2023-22809.json\",\"2026-11-01T00:00:00+00:00\"\n".to_vec(),
+    );
+    route("2023/cve-2023-4154.json", samba.clone());
+    let mirrors = catalog::FeedMirrors {
+        rhel_vex: format!("{}/vex/", server.base),
+        ..catalog::FeedMirrors::default()
+    };
+    let source = catalog::online(&mirrors)
+        .into_iter()
+        .find(|s| s.name == "rhel")
+        .expect("rhel (VEX) in the catalog");
+    let queue = Arc::new(MemoryQueue::new("notify", Duration::from_secs(30)));
+    let updater = updater(&db, Some(queue.clone()))?;
+
+    // First run: the archive, then the one change dated after it (the older one is in the archive).
+    let first = updater.run_source(&source).await;
+    let SourceOutcome::Updated(ops) = &first.outcome else {
+        panic!("{first:?}");
+    };
+    let mut expected = parse_vex(&curl)?;
+    expected.extend(parse_vex(&sudo)?);
+    assert_eq!(
+        ops[0].added as usize,
+        record_keys(&expected).len(),
+        "{ops:?}"
+    );
+    assert_eq!(live_records(&db, "rhel").await?, record_keys(&expected));
+    let mut paths = server.paths.lock().expect("lock").clone();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/vex/2023/cve-2023-4154.json",
+            "/vex/archive_latest.txt",
+            "/vex/changes.csv",
+            "/vex/csaf_vex_2026-11-22.tar.zst",
+            "/vex/deletions.csv"
+        ]
+    );
+    let first_op = updater.store().latest("rhel").await?.expect("live");
+    let status = updater.store().feed_status().await?;
+    let fingerprint = &status[0].fingerprint;
+    assert!(
+        fingerprint.contains("archive=csaf_vex_2026-11-22.tar.zst")
+            && fingerprint.contains("high-water=2026-11-23T08:00:00Z")
+            && fingerprint.contains(&format!("operation={}", first_op.reference)),
+        "{fingerprint}"
+    );
+    assert_eq!(drain(&queue).await?.len(), 1);
+
+    // Unchanged: one conditional request for changes.csv, answered 304; nothing written or queued.
+    server.paths.lock().expect("lock").clear();
+    let operations_before = count(&db, "update_operation").await?;
+    let second = updater.run_source(&source).await;
+    assert_eq!(second.outcome, SourceOutcome::Unchanged);
+    assert_eq!(*server.paths.lock().expect("lock"), ["/vex/changes.csv"]);
+    assert_eq!(server.conditional.load(Ordering::SeqCst), 1);
+    assert_eq!(count(&db, "update_operation").await?, operations_before);
+    assert!(drain(&queue).await?.is_empty());
+
+    // A changed document and a deletion: only those are fetched, and the new operation differs from the
+    // previous one by exactly their records.
+    let curl_v2 = curl_with_libcurl_devel_unfixed(&curl)?;
+    route("2023/cve-2023-38545.json", curl_v2.clone());
+    route(
+        "deletions.csv",
+        b"\"2023/cve-2023-22809.json\",\"2026-11-28T09:00:00+00:00\"\n\
+          \"2023/cve-2023-22809.json\",\"2026-11-01T00:00:00+00:00\"\n"
+            .to_vec(),
+    );
+    *server.body.lock().expect("lock") =
+        format!("\"2023/cve-2023-38545.json\",\"2026-11-28T10:00:00+00:00\"\n{changes_v1}")
+            .into_bytes();
+    server.paths.lock().expect("lock").clear();
+    let third = updater.run_source(&source).await;
+    let SourceOutcome::Updated(ops) = &third.outcome else {
+        panic!("{third:?}");
+    };
+    let sudo_records = record_keys(&parse_vex(&sudo)?).len() as u64;
+    assert_eq!(
+        (ops[0].added, ops[0].removed),
+        (1, 1 + sudo_records),
+        "{ops:?}"
+    );
+    let mut paths = server.paths.lock().expect("lock").clone();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/vex/2023/cve-2023-38545.json",
+            // At the previous high-water second: fetched again in case it changed within that second.
+            "/vex/2023/cve-2023-4154.json",
+            "/vex/archive_latest.txt",
+            "/vex/changes.csv",
+            "/vex/deletions.csv"
+        ]
+    );
+    let messages = drain(&queue).await?;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].prev, Some(first_op.reference));
+    let diff = updater
+        .store()
+        .diff(messages[0].prev, messages[0].cur)
+        .await?
+        .expect("diff");
+    let added: Vec<(&str, &str, &str)> = diff
+        .added
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.package_name.as_str(),
+                r.fixed_in_version.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(added, [("CVE-2023-38545", "libcurl-devel", "")]);
+    let mut removed: Vec<(&str, &str)> = diff
+        .removed
+        .iter()
+        .map(|r| (r.name.as_str(), r.package_name.as_str()))
+        .collect();
+    removed.dedup_by_key(|(name, _)| *name);
+    assert_eq!(
+        removed,
+        [
+            ("CVE-2023-22809", "sudo"),
+            ("CVE-2023-38545", "libcurl-devel")
+        ]
+    );
+    assert_eq!(diff.removed.len() as u64, 1 + sudo_records);
+    assert!(
+        diff.removed
+            .iter()
+            .filter(|r| r.name == "CVE-2023-38545")
+            .all(|r| r.fixed_in_version == "0:7.76.1-26.el9_3.2")
+    );
+    assert_eq!(
+        live_records(&db, "rhel").await?,
+        record_keys(&parse_vex(&curl_v2)?)
+    );
+    let live = updater.store().latest("rhel").await?;
+
+    // A changed document that does not parse: the run fails naming it; the previous data stays live.
+    route("2023/cve-2023-4154.json", samba[..samba.len() / 2].to_vec());
+    *server.body.lock().expect("lock") = format!(
+        "\"2023/cve-2023-4154.json\",\"2026-11-29T00:00:00+00:00\"\n\
+         \"2023/cve-2023-38545.json\",\"2026-11-28T10:00:00+00:00\"\n{changes_v1}"
+    )
+    .into_bytes();
+    let broken = updater.run_source(&source).await;
+    let SourceOutcome::Failed(reason) = &broken.outcome else {
+        panic!("{broken:?}");
+    };
+    assert!(
+        reason.contains("malformed") && reason.contains("2023/cve-2023-4154.json"),
+        "{reason}"
+    );
+    assert_eq!(updater.store().latest("rhel").await?, live);
+    let status = updater.store().feed_status().await?;
+    assert_eq!(status[0].last_error, *reason);
+
+    // A newer archive dated after the high-water mark: changes.csv no longer covers the gap, so the run
+    // reloads from it. A broken archive fails the run; the previous data stays live.
+    route(
+        "archive_latest.txt",
+        b"csaf_vex_2026-12-01.tar.zst".to_vec(),
+    );
+    let good_archive = vex_archive(&[
+        ("2021/cve-2021-0084.json", &kernel),
+        ("2023/cve-2023-38545.json", &curl_v2),
+        ("2023/cve-2023-4154.json", &samba),
+    ])?;
+    route(
+        "csaf_vex_2026-12-01.tar.zst",
+        good_archive[..good_archive.len() / 2].to_vec(),
+    );
+    let broken = updater.run_source(&source).await;
+    let SourceOutcome::Failed(reason) = &broken.outcome else {
+        panic!("{broken:?}");
+    };
+    assert!(reason.contains("VEX archive"), "{reason}");
+    assert_eq!(updater.store().latest("rhel").await?, live);
+    // Garbage instead of zstd, too.
+    route(
+        "csaf_vex_2026-12-01.tar.zst",
+        b"<html>maintenance</html>".to_vec(),
+    );
+    let broken = updater.run_source(&source).await;
+    assert!(
+        matches!(&broken.outcome, SourceOutcome::Failed(r) if r.contains("not zstd")),
+        "{broken:?}"
+    );
+    assert_eq!(updater.store().latest("rhel").await?, live);
+
+    // The good archive holds the state the incremental runs built: reloading it changes nothing.
+    route("csaf_vex_2026-12-01.tar.zst", good_archive);
+    let reloaded = updater.run_source(&source).await;
+    assert_eq!(reloaded.outcome, SourceOutcome::Unchanged, "{reloaded:?}");
+    assert_eq!(updater.store().latest("rhel").await?, live);
+    let status = updater.store().feed_status().await?;
+    assert!(status[0].last_error.is_empty());
+    assert!(
+        status[0]
+            .fingerprint
+            .contains("archive=csaf_vex_2026-12-01.tar.zst"),
+        "{}",
+        status[0].fingerprint
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn rhel_vex_folder_with_an_archive_deletions_and_loose_documents() -> Result<()> {
+    use lucid::ecosystems::rhel::vex::parse_vex;
+    let db = harness::database().await?;
+    let curl = rhel_testdata("cve-2023-38545.json")?;
+    let sudo = rhel_testdata("cve-2023-22809-rhel-excerpt.json")?;
+    let curl_v2 = curl_with_libcurl_devel_unfixed(&curl)?;
+    // A mirror of Red Hat's directory: the archive, deletions.csv, and a newer copy of one document.
+    let dir = tempfile::tempdir()?;
+    let vex = dir.path().join("csaf/v2/vex");
+    std::fs::create_dir_all(vex.join("2023"))?;
+    std::fs::write(
+        vex.join("csaf_vex_2026-11-22.tar.zst"),
+        vex_archive(&[
+            ("2023/cve-2023-22809.json", &sudo),
+            ("2023/cve-2023-38545.json", &curl),
+        ])?,
+    )?;
+    std::fs::write(
+        vex.join("deletions.csv"),
+        "\"2023/cve-2023-22809.json\",\"2026-11-25T00:00:00+00:00\"\n",
+    )?;
+    std::fs::write(vex.join("2023/cve-2023-38545.json"), &curl_v2)?;
+    std::fs::write(
+        vex.join("archive_latest.txt"),
+        "csaf_vex_2026-11-22.tar.zst",
+    )?;
+    // A deletions.csv with no archive next to it is not a feed file.
+    std::fs::write(dir.path().join("deletions.csv"), "x")?;
+
+    let (sources, ignored) = catalog::discover(dir.path());
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].name, "rhel");
+    let Origin::Files(files) = &sources[0].origin else {
+        panic!("{:?}", sources[0].origin);
+    };
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(
+        ignored,
+        [
+            dir.path().join("csaf/v2/vex/archive_latest.txt"),
+            dir.path().join("deletions.csv")
+        ]
+    );
+    let updater = updater(&db, None)?;
+    let report = updater.run_source(&sources[0]).await;
+    assert!(
+        matches!(report.outcome, SourceOutcome::Updated(_)),
+        "{report:?}"
+    );
+    assert_eq!(
+        live_records(&db, "rhel").await?,
+        record_keys(&parse_vex(&curl_v2)?)
+    );
+    let again = updater.run_source(&sources[0]).await;
+    assert_eq!(again.outcome, SourceOutcome::Unchanged);
+
+    // A broken archive fails the source and keeps the data.
+    let live = updater.store().latest("rhel").await?;
+    std::fs::write(vex.join("csaf_vex_2026-11-22.tar.zst"), b"not an archive")?;
+    let broken = updater.run_source(&sources[0]).await;
+    assert!(
+        matches!(&broken.outcome, SourceOutcome::Failed(r) if r.contains("VEX archive")),
+        "{broken:?}"
+    );
+    assert_eq!(updater.store().latest("rhel").await?, live);
+    Ok(())
+}
+
+#[test]
+fn rhel_oval_is_an_alternative_run_when_named() -> Result<()> {
+    let mirrors = catalog::FeedMirrors::default();
+    let online: Vec<String> = catalog::online(&mirrors)
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert!(online.contains(&"rhel".to_owned()));
+    assert!(!online.iter().any(|n| n.starts_with("rhel-oval")));
+    let config = |only: &[&str]| lucid::config::FeedConfig {
+        only: only.iter().map(|s| s.to_string()).collect(),
+        dir: None,
+        mirrors: mirrors.clone(),
+        keep_operations: 3,
+    };
+    let names =
+        |sources: Vec<FeedSource>| -> Vec<String> { sources.into_iter().map(|s| s.name).collect() };
+    assert_eq!(
+        names(catalog::sources_named(
+            &config(&[]),
+            &["rhel-oval".to_owned()]
+        )?),
+        ["rhel-oval/7", "rhel-oval/8", "rhel-oval/9"]
+    );
+    assert_eq!(
+        names(catalog::sources_named(&config(&["rhel-oval/9"]), &[])?),
+        ["rhel-oval/9"]
+    );
+    assert_eq!(
+        names(catalog::sources_named(&config(&["rhel"]), &[])?),
+        ["rhel"]
+    );
+    assert!(
+        !names(catalog::configured_sources(&config(&[]))?)
+            .iter()
+            .any(|n| n.starts_with("rhel-oval"))
     );
     Ok(())
 }

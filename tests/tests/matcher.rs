@@ -533,6 +533,77 @@ async fn rhel_family_matches_by_major_release_and_module() -> Result<()> {
     Ok(())
 }
 
+/// Red Hat's VEX (the default source) and OVAL v2 (the alternative) describe the same fix of sudo's
+/// CVE-2023-22809 (RHSA-2023:0282): a RHEL 9 image gets the same answers from either, package by package.
+#[tokio::test]
+async fn rhel_vex_and_oval_give_the_same_answers_for_the_same_advisory() -> Result<()> {
+    let vex = rhel::vex::parse_vex(&testdata(
+        "ecosystems/rhel/testdata/cve-2023-22809-rhel-excerpt.json",
+    ))?;
+    let oval = rhel::oval::parse_oval(
+        testdata("feeds/testdata/oval/rhsa-RHEL9-excerpt.xml").as_slice(),
+        "9",
+    )?;
+    let image = || {
+        rpm_image(
+            "rhel",
+            "9.1",
+            &[
+                // Before the fix, at the fix, after it.
+                ("sudo", "1.9.5p2-7.el9", ""),
+                ("sudo-python-plugin", "1.9.5p2-7.el9_1.1", ""),
+                ("sudo-debuginfo", "1.9.5p2-8.el9", ""),
+            ],
+        )
+    };
+    let (_vex_db, vex_matcher) = matcher_with(&[("rhel", vex)]).await?;
+    let (_oval_db, oval_matcher) = matcher_with(&[("rhel-oval/9", oval)]).await?;
+    let from_vex = vex_matcher.vulnerability_report(&image()).await?;
+    let from_oval = oval_matcher.vulnerability_report(&image()).await?;
+
+    assert_eq!(
+        hits_of(&from_vex, "sudo"),
+        pairs(&[("CVE-2023-22809", "0:1.9.5p2-7.el9_1.1")])
+    );
+    assert_eq!(
+        hits_of(&from_oval, "sudo"),
+        pairs(&[("RHSA-2023:0282", "0:1.9.5p2-7.el9_1.1")])
+    );
+    for report in [&from_vex, &from_oval] {
+        // Same packages hit, same fixed version, same severity, and both name the CVE.
+        let hit: Vec<&str> = findings(report)
+            .into_iter()
+            .filter(|(_, hits)| !hits.is_empty())
+            .map(|((name, _), _)| if name == "sudo" { "sudo" } else { "other" })
+            .collect();
+        assert_eq!(hit, ["sudo"]);
+        assert_eq!(report.vulnerabilities.len(), 1);
+        let vulnerability = report.vulnerabilities.values().next().expect("one");
+        assert_eq!(
+            vulnerability.normalized_severity,
+            lucid::model::Severity::High
+        );
+        assert!(
+            vulnerability
+                .links
+                .contains("https://access.redhat.com/security/cve/CVE-2023-22809")
+                || vulnerability.links.contains("CVE-2023-22809"),
+            "{}",
+            vulnerability.links
+        );
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    // A release neither source's records cover for this advisory: no hits from either.
+    for matcher in [&vex_matcher, &oval_matcher] {
+        let report = matcher
+            .vulnerability_report(&rpm_image("rocky", "9.3", &[("sudo", "1.9.5p2-9.el9", "")]))
+            .await?;
+        assert!(report.package_vulnerabilities.values().all(Vec::is_empty));
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn amazon_linux_matches_alas_by_release_with_epochs() -> Result<()> {
     let updateinfo = |file: &str| {

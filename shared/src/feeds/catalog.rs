@@ -19,8 +19,10 @@ pub struct FeedMirrors {
     pub ubuntu: String,
     /// The Debian security tracker's JSON export.
     pub debian_tracker: String,
-    /// Red Hat OVAL v2: `<base>/RHEL<major>/rhel-<major>.oval.xml.bz2`.
+    /// Red Hat OVAL v2: `<base>/RHEL<major>/rhel-<major>.oval.xml.bz2` (the alternative RHEL source).
     pub rhel_oval: String,
+    /// Red Hat CSAF VEX directory: `<base>/archive_latest.txt`, `changes.csv`, `deletions.csv`, documents.
+    pub rhel_vex: String,
     /// Amazon Linux repositories: `<base>/al2023/core/mirrors/latest/x86_64/mirror.list` (2023) and
     /// `<base>/2/core/latest/x86_64/mirror.list` (2), each leading to a repository's updateinfo.
     pub amazon: String,
@@ -50,6 +52,7 @@ impl Default for FeedMirrors {
             ubuntu: "https://security-metadata.canonical.com/oval".to_owned(),
             debian_tracker: "https://security-tracker.debian.org/tracker/data/json".to_owned(),
             rhel_oval: "https://security.access.redhat.com/data/oval/v2".to_owned(),
+            rhel_vex: crate::ecosystems::rhel::vex_feed::DEFAULT_BASE_URL.to_owned(),
             amazon: "https://cdn.amazonlinux.com".to_owned(),
             oracle: "https://linux.oracle.com/security/oval".to_owned(),
             suse: "https://ftp.suse.com/pub/projects/security/oval".to_owned(),
@@ -82,7 +85,8 @@ pub const ALPINE_BRANCHES: &[&str] = &[
 ];
 const ALPINE_REPOS: &[&str] = &["main", "community"];
 
-/// RHEL major releases with OVAL v2 data (RHEL-family images — CentOS, Rocky, Alma — match them too).
+/// RHEL major releases with OVAL v2 data (RHEL-family images — CentOS, Rocky, Alma — match them too). OVAL
+/// is the alternative RHEL source: the default is Red Hat's CSAF VEX (`rhel`), as in Clair.
 pub const RHEL_MAJORS: &[&str] = &["7", "8", "9"];
 
 /// Amazon Linux releases with a live repository, and the path of its mirror list under the mirror base.
@@ -142,18 +146,11 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
             });
         }
     }
-    for major in RHEL_MAJORS {
-        sources.push(FeedSource {
-            name: format!("rhel-oval/{major}"),
-            origin: Origin::Url(format!(
-                "{}/RHEL{major}/rhel-{major}.oval.xml.bz2",
-                mirrors.rhel_oval.trim_end_matches('/')
-            )),
-            format: FeedFormat::RhelOval {
-                major: (*major).to_owned(),
-            },
-        });
-    }
+    sources.push(FeedSource {
+        name: "rhel".to_owned(),
+        origin: Origin::RedHatVex(mirrors.rhel_vex.clone()),
+        format: FeedFormat::RhelVex,
+    });
     for (release, path) in AMAZON_RELEASES {
         sources.push(FeedSource {
             name: format!("amzn/{release}"),
@@ -252,6 +249,24 @@ pub fn online(mirrors: &FeedMirrors) -> Vec<FeedSource> {
         format: FeedFormat::Epss,
     });
     sources
+}
+
+/// Public sources that duplicate a default one (their records would be reported twice), run only when
+/// named: Red Hat OVAL v2 (`rhel-oval/<major>`), superseded by VEX.
+pub fn alternatives(mirrors: &FeedMirrors) -> Vec<FeedSource> {
+    RHEL_MAJORS
+        .iter()
+        .map(|major| FeedSource {
+            name: format!("rhel-oval/{major}"),
+            origin: Origin::Url(format!(
+                "{}/RHEL{major}/rhel-{major}.oval.xml.bz2",
+                mirrors.rhel_oval.trim_end_matches('/')
+            )),
+            format: FeedFormat::RhelOval {
+                major: (*major).to_owned(),
+            },
+        })
+        .collect()
 }
 
 /// The first year NVD publishes a feed for.
@@ -389,6 +404,19 @@ fn classify(path: &Path) -> Option<Classified> {
     if lower.starts_with("epss_scores") && (lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
         return Some(Classified::Single("epss".to_owned(), FeedFormat::Epss));
     }
+    // Red Hat VEX: the directory's archive, and its deletions.csv when next to one.
+    if crate::ecosystems::rhel::vex_feed::is_archive_name(name) {
+        return Some(Classified::Vex);
+    }
+    if lower == crate::ecosystems::rhel::vex_feed::DELETIONS_FILE
+        && std::fs::read_dir(path.parent()?).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                crate::ecosystems::rhel::vex_feed::is_archive_name(&e.file_name().to_string_lossy())
+            })
+        })
+    {
+        return Some(Classified::Vex);
+    }
     // osv.dev exports: <Ecosystem>/all.zip
     if lower.ends_with(".zip") {
         return Some(Classified::Single(
@@ -429,7 +457,7 @@ enum Classified {
     Single(String, FeedFormat),
     /// One OSV record (all of them form one source, split per ecosystem).
     Osv,
-    /// One Red Hat VEX document (all of them form the `rhel` source).
+    /// One Red Hat VEX document, archive or deletions list (all of them form the `rhel` source).
     Vex,
 }
 
@@ -493,6 +521,28 @@ pub fn discover(root: &Path) -> (Vec<FeedSource>, Vec<PathBuf>) {
 pub fn configured_sources(
     config: &crate::config::FeedConfig,
 ) -> Result<Vec<FeedSource>, super::FeedError> {
+    sources_named(config, &[])
+}
+
+/// [`configured_sources`] narrowed further to `only` (`lucid update NAME…`, an EventBridge rule's
+/// `detail.feeds`); [`alternatives`] join when `only` or `LUCID_FEEDS` name them.
+pub fn sources_named(
+    config: &crate::config::FeedConfig,
+    only: &[String],
+) -> Result<Vec<FeedSource>, super::FeedError> {
+    let mut sources = configured_folder_or_online(config)?;
+    if config.dir.is_none() {
+        let named: Vec<String> = config.only.iter().chain(only).cloned().collect();
+        if !named.is_empty() {
+            sources.extend(select(alternatives(&config.mirrors), &named));
+        }
+    }
+    Ok(select(select(sources, &config.only), only))
+}
+
+fn configured_folder_or_online(
+    config: &crate::config::FeedConfig,
+) -> Result<Vec<FeedSource>, super::FeedError> {
     let sources = match &config.dir {
         Some(dir) => {
             if !dir.is_dir() {
@@ -510,7 +560,7 @@ pub fn configured_sources(
         }
         None => online(&config.mirrors),
     };
-    Ok(select(sources, &config.only))
+    Ok(sources)
 }
 
 /// The sources whose name starts with one of `prefixes` (all when `prefixes` is empty). A prefix matches

@@ -37,7 +37,8 @@ pub enum FeedFormat {
     OsvZip,
     /// OSV records as individual `.json`/`.yaml` files (a checkout of an advisory repository).
     OsvFiles,
-    /// Red Hat CSAF VEX documents, one per file.
+    /// Red Hat CSAF VEX documents, one per file, and `csaf_vex_*.tar.zst` archives of them (with a
+    /// `deletions.csv`); online, the VEX directory ([`Origin::RedHatVex`]).
     RhelVex,
     /// One Red Hat OVAL file (plain or `.bz2`) for a RHEL major release.
     RhelOval { major: String },
@@ -122,6 +123,10 @@ impl FeedFormat {
     /// Parses `files` (a download or local files) into records. Any bad file fails the whole source, so a
     /// broken feed never half-replaces good data.
     pub fn parse(&self, source: &str, files: &[PathBuf]) -> Result<Vec<Vulnerability>, FeedError> {
+        if *self == FeedFormat::RhelVex {
+            // Archives, deletions and loose documents combine (later copies replace earlier ones).
+            return rhel::vex_feed::parse_files(source, files);
+        }
         let open = |path: &Path| {
             File::open(path)
                 .map_err(|e| FeedError::malformed(source, format!("{}: {e}", path.display())))
@@ -197,11 +202,7 @@ impl FeedFormat {
                     }
                 }
                 FeedFormat::RhelVex => {
-                    let mut bytes = Vec::new();
-                    open(path)?
-                        .read_to_end(&mut bytes)
-                        .map_err(|e| FeedError::malformed(source, e))?;
-                    rhel::vex::parse_vex(&bytes)
+                    rhel::vex_feed::parse_files(source, std::slice::from_ref(path))
                 }
                 FeedFormat::Nvd | FeedFormat::Kev | FeedFormat::Epss => {
                     return Err(FeedError::malformed(
@@ -246,6 +247,9 @@ pub enum Origin {
     /// so) or base URL, then its `repodata/repomd.xml`. The repomd checksum is the fingerprint, so an
     /// unchanged feed costs the two small metadata requests.
     YumRepository(String),
+    /// Red Hat's VEX directory (`…/csaf/v2/vex/`): a full archive, then incremental `changes.csv` runs
+    /// against the live records (`ecosystems/rhel/vex_feed.rs`; the updater runs it, not [`FeedSource::fetch`]).
+    RedHatVex(String),
 }
 
 /// One feed source: a stable name (the run lock, status row and, for most formats, the updater name of
@@ -377,6 +381,11 @@ impl FeedSource {
                     _download: None,
                 })
             }
+            Origin::RedHatVex(url) => Err(FeedError::Fetch {
+                feed: self.name.clone(),
+                reason: format!("{url}: an incremental source, run by the feed updater"),
+                retryable: false,
+            }),
             Origin::Url(url) | Origin::YumRepository(url) => {
                 let previous = Fingerprint::parse(previous);
                 let mut attempt = 0;

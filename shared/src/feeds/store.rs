@@ -438,6 +438,44 @@ impl FeedStore {
         rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
 
+    /// The vulnerability records `operation` links, decoded; only those named in `names` when given. An
+    /// incremental source (Red Hat VEX) builds its next full record set from these.
+    pub async fn live_vulnerabilities(
+        &self,
+        operation: &UpdateOperation,
+        names: Option<&[String]>,
+    ) -> Result<Vec<Vulnerability>, StoreError> {
+        let client = self.db.client().await?;
+        let rows = match names {
+            None => {
+                client
+                    .query(
+                        "SELECT v.record FROM vulnerability v
+                         JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id WHERE uv.uo_id = $1",
+                        &[&operation.id],
+                    )
+                    .await?
+            }
+            Some(names) => {
+                client
+                    .query(
+                        "SELECT v.record FROM vulnerability v
+                         JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+                         WHERE uv.uo_id = $1 AND v.name = ANY($2)",
+                        &[&operation.id, &names],
+                    )
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let record: serde_json::Value = row.try_get(0)?;
+                serde_json::from_value(record)
+                    .map_err(|e| StoreError::Corrupt(format!("stored vulnerability record: {e}")))
+            })
+            .collect()
+    }
+
     /// Every stored operation, newest first, grouped by updater (Clair's `GET update_operation`).
     pub async fn operations(&self) -> Result<BTreeMap<String, Vec<UpdateOperation>>, StoreError> {
         let client = self.db.client().await?;

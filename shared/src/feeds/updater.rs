@@ -12,8 +12,9 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use super::FeedError;
-use super::source::{FeedSource, Fetch, FetchOptions, Records};
+use super::source::{FeedSource, Fetch, FetchOptions, Origin, Records};
 use super::store::{CommitOutcome, FeedStore, GcReport};
+use crate::ecosystems::rhel::vex_feed::{VexDirectory, VexUpdate};
 use crate::queue::Queue;
 use crate::store::StoreError;
 
@@ -220,6 +221,11 @@ impl FeedUpdater {
         let (previous, previous_count) = status
             .map(|s| (s.fingerprint, s.record_count))
             .unwrap_or_default();
+        if let Origin::RedHatVex(base_url) = &source.origin {
+            return self
+                .locked_run_rhel_vex(source, base_url, &previous, previous_count)
+                .await;
+        }
         let fetched = source
             .fetch(&self.http, &previous, &self.options.fetch)
             .await
@@ -290,6 +296,113 @@ impl FeedUpdater {
         Ok((outcome, parsed, fingerprint, parsed as i64))
     }
 
+    /// Red Hat's VEX directory: the archive on a first run, else the documents changed since the previous
+    /// run applied to the live operation's records (`ecosystems/rhel/vex_feed.rs`). The fingerprint names
+    /// the operation it describes, so the next run knows its base is still the live data.
+    async fn locked_run_rhel_vex(
+        &self,
+        source: &FeedSource,
+        base_url: &str,
+        previous: &str,
+        previous_count: i64,
+    ) -> Result<(SourceOutcome, usize, String, i64), String> {
+        let live = self
+            .store
+            .latest(&source.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let directory = VexDirectory {
+            http: &self.http,
+            base_url,
+            feed: &source.name,
+            max_bytes: self.options.fetch.max_bytes,
+        };
+        let mut attempt = 0;
+        let update = loop {
+            match directory.update(&self.store, previous, live.clone()).await {
+                Err(FeedError::Fetch {
+                    retryable: true, ..
+                }) if attempt < self.options.fetch.retries => {
+                    let delay = self.options.fetch.backoff * 2u32.pow(attempt);
+                    let jitter = std::time::Duration::from_millis(rand::random_range(0..500));
+                    tracing::warn!(attempt, "retrying the VEX update");
+                    tokio::time::sleep(delay + jitter).await;
+                    attempt += 1;
+                }
+                other => break other.map_err(|e| e.to_string())?,
+            }
+        };
+        match update {
+            VexUpdate::NotModified => Ok((
+                SourceOutcome::Unchanged,
+                0,
+                previous.to_owned(),
+                previous_count,
+            )),
+            VexUpdate::Same {
+                mut fingerprint,
+                base,
+            } => {
+                fingerprint.operation = base.reference.to_string();
+                Ok((
+                    SourceOutcome::Unchanged,
+                    0,
+                    fingerprint.render(),
+                    base.record_count,
+                ))
+            }
+            VexUpdate::Records {
+                mut fingerprint,
+                records,
+                mode,
+                documents,
+            } => {
+                tracing::info!(
+                    mode,
+                    documents,
+                    records = records.len(),
+                    "VEX records built"
+                );
+                let outcome = self
+                    .store
+                    .commit(&source.name, &fingerprint.render(), &records)
+                    .await
+                    .map_err(|e| format!("storing {}: {e}", source.name))?;
+                let (outcome, live) = match outcome {
+                    CommitOutcome::Unchanged { latest } => (SourceOutcome::Unchanged, latest),
+                    CommitOutcome::Committed {
+                        operation,
+                        previous,
+                        added,
+                        removed,
+                    } => {
+                        self.queue_diff(
+                            &operation.updater,
+                            previous.map(|p| p.reference),
+                            operation.reference,
+                        )
+                        .await;
+                        let summary = OperationSummary {
+                            updater: operation.updater.clone(),
+                            reference: operation.reference,
+                            records: operation.record_count,
+                            added,
+                            removed,
+                        };
+                        (SourceOutcome::Updated(vec![summary]), operation)
+                    }
+                };
+                fingerprint.operation = live.reference.to_string();
+                Ok((
+                    outcome,
+                    records.len(),
+                    fingerprint.render(),
+                    live.record_count,
+                ))
+            }
+        }
+    }
+
     /// Queues a committed diff for the notifier. A queue failure is logged, not fatal: the operation is
     /// committed and the notifier can recompute any diff from the stored operations.
     async fn queue_diff(&self, updater: &str, prev: Option<Uuid>, cur: Uuid) {
@@ -337,8 +450,7 @@ pub async fn run_configured(
     only: &[String],
     progress: impl FnMut(&SourceReport),
 ) -> Result<UpdateSummary, FeedError> {
-    let sources = super::catalog::configured_sources(&services.config.feeds)?;
-    let sources = super::catalog::select(sources, only);
+    let sources = super::catalog::sources_named(&services.config.feeds, only)?;
     let summary = run_sources(services, &sources, None, progress).await?;
     let failed = summary.failed().count();
     if failed > 0 && failed == summary.sources.len() {
