@@ -1372,6 +1372,28 @@ async fn enrichments_are_attached_by_cve() -> Result<()> {
     let feeds: Vec<&str> = report.feeds.keys().map(String::as_str).collect();
     assert_eq!(feeds, ["nvd", "osv/PyPI"]);
 
+    // The matcher keeps what it read: the same report again (from its cache) is identical, and a new NVD
+    // operation (a feed switch) is seen at once by the same long-lived matcher.
+    assert_eq!(matcher.vulnerability_report(&index).await?, report);
+    let rescored = serde_json::json!({"kind": "cvss", "baseScore": 7.5});
+    store
+        .commit_enrichments(
+            "nvd",
+            "3",
+            &[enrichment("CVE-2023-32681", rescored.clone())],
+        )
+        .await?;
+    let report = matcher.vulnerability_report(&index).await?;
+    assert_eq!(
+        report.enrichments[key],
+        vec![serde_json::json!({ id.clone(): [rescored] })]
+    );
+    assert_eq!(
+        Matcher::new(db.clone()).vulnerability_report(&index).await?,
+        report,
+        "a cold matcher agrees with the warm one"
+    );
+
     // With the fixed version installed there is nothing to enrich, and the enrichment source is not listed.
     let fixed = index_of(vec![LayerContents {
         packages: vec![package(

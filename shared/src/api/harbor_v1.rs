@@ -26,7 +26,6 @@ use crate::feeds::store::FeedStore;
 use crate::indexer::registry::{
     MT_DOCKER_MANIFEST, MT_OCI_MANIFEST, RegistryClient, RegistryError, base_url, blob_url,
 };
-use crate::matcher::Matcher;
 use crate::model::{
     Digest, IndexState, LayerRef, Manifest, ReportWarning, Severity, VulnerabilityReport,
 };
@@ -384,9 +383,7 @@ async fn report(api: &Api, req: &Request<Bytes>, id: &str) -> Response<Bytes> {
     if index.state != IndexState::IndexFinished.as_str() {
         return pending(REFRESH_AFTER_SCANNING);
     }
-    let vulns = match Matcher::new(api.db.clone())
-        .vulnerability_report(&index)
-        .await
+    let vulns = match api.matcher.vulnerability_report(&index).await
     {
         Ok(v) => v,
         Err(e) => {

@@ -143,7 +143,7 @@ pub async fn route(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
         Ok(None) => return not_found(),
         Err(e) => return internal(format!("could not retrieve index report: {e}")),
     };
-    match api.matcher.vulnerability_report(&report).await {
+    match api.matcher.vulnerability_report_of(report).await {
         Ok(v)
             if v.warnings
                 .iter()

@@ -99,6 +99,28 @@ fn canonical<T: serde::Serialize>(record: &T, what: &str) -> Result<(Vec<u8>, St
     Ok((Sha256::digest(json.as_bytes()).to_vec(), json))
 }
 
+/// The `probe` column of a vulnerability row: the fields of the record that decide a match (besides the
+/// indexed columns), read by the matcher's candidate query (`matcher::store::CANDIDATES`) instead of the
+/// whole record. Derived from the record, so it follows the record's content hash.
+#[derive(serde::Serialize)]
+struct MatchProbe<'a> {
+    arch: &'a str,
+    ranges: &'a [crate::model::AffectedRange],
+    versions: &'a [String],
+    aliases: &'a [String],
+}
+
+impl<'a> MatchProbe<'a> {
+    fn of(record: &'a Vulnerability) -> Self {
+        MatchProbe {
+            arch: &record.arch,
+            ranges: &record.ranges,
+            versions: &record.versions,
+            aliases: &record.aliases,
+        }
+    }
+}
+
 /// The tables one kind of record lives in.
 struct RecordTable {
     /// `update_operation.kind`.
@@ -126,10 +148,11 @@ const VULNERABILITIES: RecordTable = RecordTable {
         ("normalized_severity", "TEXT"),
         ("fixed_in_version", "TEXT"),
         ("record", "TEXT"),
+        ("probe", "TEXT"),
     ],
     table: "vulnerability",
     select: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, module, \
-             normalized_severity, fixed_in_version, record::jsonb",
+             normalized_severity, fixed_in_version, record::jsonb, probe::jsonb",
     link: "uo_vulnerability",
     link_column: "vulnerability_id",
 };
@@ -194,6 +217,8 @@ impl FeedStore {
         let mut rows: Vec<CopyRow> = Vec::with_capacity(records.len());
         for r in records {
             let (hash, json) = canonical(r, &r.name)?;
+            let probe = serde_json::to_string(&MatchProbe::of(r))
+                .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.name)))?;
             let (did, release) = r
                 .distribution
                 .as_ref()
@@ -213,6 +238,7 @@ impl FeedStore {
                     Box::new(r.normalized_severity.to_string()),
                     Box::new(r.fixed_in_version.clone()),
                     Box::new(json),
+                    Box::new(probe),
                 ],
             ));
         }

@@ -8,20 +8,28 @@
 //!   changed advisory is a new row with a new id), so an id's record never goes stale; an id that is no
 //!   longer live is simply never asked for.
 //!
-//! Both are bounded by entry counts; past the bound a cache is emptied rather than evicted piecemeal
+//! - **Enrichments** per CVE id (including "none"), valid for one set of live enrichment operations (the
+//!   `enrichment_live` key, from the same freshness query), like candidates.
+//!
+//! All are bounded by entry counts; past the bound a cache is emptied rather than evicted piecemeal
 //! (simple, and a refill costs one report's queries).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::plan::Namespace;
-use super::store::Candidate;
+use super::store::{Candidate, Enrichment};
 use crate::model::ReportVulnerability;
 
 /// Candidate records kept at most (a Debian release with every package is ~100k).
 const MAX_CANDIDATES: usize = 500_000;
 /// Report records kept at most.
 const MAX_RECORDS: usize = 100_000;
+/// CVE ids whose enrichments are kept at most.
+const MAX_ENRICHED_CVES: usize = 200_000;
+
+/// The live enrichment records of one CVE id (often several sources, sometimes none).
+pub type EnrichmentList = Arc<[Enrichment]>;
 
 /// Candidates of one package name in one namespace (often none).
 pub type CandidateList = Arc<[Candidate]>;
@@ -37,7 +45,10 @@ struct State {
     live: Vec<i64>,
     candidates: HashMap<Namespace, HashMap<String, CandidateList>>,
     candidate_count: usize,
-    records: HashMap<i64, ReportVulnerability>,
+    records: HashMap<i64, Arc<ReportVulnerability>>,
+    /// The live enrichment operations (sorted ids) the cached enrichments were read under.
+    enrichment_live: Vec<i64>,
+    enrichments: HashMap<String, EnrichmentList>,
 }
 
 /// What the cache holds for one namespace's names.
@@ -100,7 +111,7 @@ impl MatchCache {
     }
 
     /// The cached report records among `ids`, and the ids to read.
-    pub fn records(&self, ids: &[i64]) -> (HashMap<i64, ReportVulnerability>, Vec<i64>) {
+    pub fn records(&self, ids: &[i64]) -> (HashMap<i64, Arc<ReportVulnerability>>, Vec<i64>) {
         let state = self.state();
         let mut found = HashMap::with_capacity(ids.len());
         let mut missing = Vec::new();
@@ -115,13 +126,61 @@ impl MatchCache {
         (found, missing)
     }
 
-    pub fn store_records<'a>(&self, records: impl Iterator<Item = (i64, &'a ReportVulnerability)>) {
+    pub fn store_records<'a>(
+        &self,
+        records: impl Iterator<Item = (i64, &'a Arc<ReportVulnerability>)>,
+    ) {
         let mut state = self.state();
         for (id, record) in records {
             if state.records.len() >= MAX_RECORDS {
                 state.records.clear();
             }
             state.records.insert(id, record.clone());
+        }
+    }
+
+    /// The cached enrichments of `cves` under the live enrichment operations `live` (sorted), and the CVE
+    /// ids to read. A different key than the cache holds empties it.
+    pub fn enrichments<'a>(
+        &self,
+        live: &[i64],
+        cves: impl Iterator<Item = &'a str>,
+    ) -> (Vec<EnrichmentList>, Vec<String>) {
+        let mut state = self.state();
+        if state.enrichment_live != live {
+            state.enrichment_live = live.to_vec();
+            state.enrichments.clear();
+        }
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for cve in cves {
+            match state.enrichments.get(cve) {
+                Some(list) => found.push(list.clone()),
+                None => missing.push(cve.to_owned()),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Remembers the enrichments read for `cves` (every one of them, with or without records) under the
+    /// live enrichment operations `live`.
+    pub fn store_enrichments(&self, live: &[i64], cves: &[String], read: &[Enrichment]) {
+        let mut state = self.state();
+        if state.enrichment_live != live {
+            return;
+        }
+        if state.enrichments.len() + cves.len() > MAX_ENRICHED_CVES {
+            state.enrichments.clear();
+        }
+        let mut by_cve: HashMap<&str, Vec<Enrichment>> =
+            cves.iter().map(|c| (c.as_str(), Vec::new())).collect();
+        for e in read {
+            if let Some(list) = by_cve.get_mut(e.cve.as_str()) {
+                list.push(e.clone());
+            }
+        }
+        for (cve, list) in by_cve {
+            state.enrichments.insert(cve.to_owned(), EnrichmentList::from(list));
         }
     }
 }

@@ -20,7 +20,8 @@
 //! [`cache`] keeps what round trips 1 and 2 read, per matcher (the API holds one per process): candidates
 //! per (namespace, name) for the current set of live operations (the freshness query of round trip 1
 //! tells when a feed switched; the names are then read again, in a round trip 1b), and report records by
-//! their immutable row id. A warm report reads only the freshness and enrichments.
+//! their immutable row id, and enrichments per CVE id for the current set of live enrichment operations.
+//! A warm report reads only the freshness.
 //! 5. **Report**: vulnerability ids are the `vulnerability` row ids (stable while the record is live: rows
 //!    are deduplicated by content), `package_vulnerabilities` lists them most severe first. Freshness is
 //!    reported in the Lucid extension fields `feeds` and `warnings`: a report requested before any feed has
@@ -31,7 +32,7 @@ pub mod plan;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tokio_postgres::IsolationLevel;
 use tracing::Instrument;
@@ -114,9 +115,9 @@ pub fn affects(
 }
 
 /// A candidate that matched at least one package.
-struct Hit {
+struct Hit<'a> {
     /// CVE ids of the record, for enrichment.
-    cves: BTreeSet<String>,
+    cves: &'a [String],
 }
 
 impl Matcher {
@@ -128,10 +129,19 @@ impl Matcher {
     }
 
     /// The vulnerability report of a finished index report. Costs two pipelined round trips (plus the
-    /// snapshot's begin/commit) whatever the number of packages.
+    /// snapshot's begin/commit) whatever the number of packages; none when warm.
     pub async fn vulnerability_report(
         &self,
         index: &IndexReport,
+    ) -> Result<VulnerabilityReport, MatchError> {
+        self.vulnerability_report_of(index.clone()).await
+    }
+
+    /// [`Matcher::vulnerability_report`] of an index report the caller no longer needs: its packages,
+    /// distributions and environments move into the report instead of being copied.
+    pub async fn vulnerability_report_of(
+        &self,
+        index: IndexReport,
     ) -> Result<VulnerabilityReport, MatchError> {
         let span = tracing::info_span!(
             "vulnerability_report",
@@ -141,14 +151,14 @@ impl Matcher {
         self.report(index).instrument(span).await
     }
 
-    async fn report(&self, index: &IndexReport) -> Result<VulnerabilityReport, MatchError> {
+    async fn report(&self, index: IndexReport) -> Result<VulnerabilityReport, MatchError> {
         if index.state != IndexState::IndexFinished.as_str() {
             return Err(MatchError::NotIndexed {
                 manifest: index.manifest_hash.to_string(),
                 state: index.state.clone(),
             });
         }
-        let plan = plan::plan(index);
+        let plan = plan::plan(&index);
 
         let mut client = self.db.client().await?;
         let tx = client
@@ -290,10 +300,7 @@ impl Matcher {
                 }
                 if matched {
                     hits.entry(candidate.id).or_insert_with(|| Hit {
-                        cves: cve_ids(
-                            std::iter::once(candidate.name.as_str())
-                                .chain(candidate.aliases.iter().map(String::as_str)),
-                        ),
+                        cves: &candidate.cves,
                     });
                 }
             }
@@ -304,12 +311,20 @@ impl Matcher {
         let (known_records, missing_records) = self.cache.records(&ids);
         let mut cve_to_ids: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for (id, hit) in &hits {
-            for cve in &hit.cves {
+            for cve in hit.cves {
                 cve_to_ids.entry(cve).or_default().push(*id);
             }
         }
-        let cves: Vec<&str> = cve_to_ids.keys().copied().collect();
-        let (record_rows, enrichment_rows) = if ids.is_empty() {
+        let mut enrichment_live: Vec<i64> = feeds
+            .iter()
+            .filter(|f| f.enrichment)
+            .filter_map(|f| f.uo_id)
+            .collect();
+        enrichment_live.sort_unstable();
+        let (known_enrichments, cves) = self
+            .cache
+            .enrichments(&enrichment_live, cve_to_ids.keys().copied());
+        let (record_rows, enrichment_rows) = if missing_records.is_empty() && cves.is_empty() {
             (Vec::new(), Vec::new())
         } else {
             let (records_statement, enrichments_statement) = futures::try_join!(
@@ -336,26 +351,46 @@ impl Matcher {
         };
         tx.commit().await?;
 
+        let read_enrichments: Vec<store::Enrichment> = enrichment_rows
+            .iter()
+            .map(store::enrichment)
+            .collect::<Result<_, _>>()?;
+        self.cache
+            .store_enrichments(&enrichment_live, &cves, &read_enrichments);
+        let mut all_enrichments: Vec<&store::Enrichment> = known_enrichments
+            .iter()
+            .flat_map(|list| list.iter())
+            .chain(&read_enrichments)
+            .collect();
+        // The order the query gives (source, CVE, row), so a cached report equals a read one.
+        all_enrichments.sort_unstable_by(|a, b| {
+            (&a.updater, &a.cve, a.id).cmp(&(&b.updater, &b.cve, b.id))
+        });
+
         let mut read_records = Vec::with_capacity(record_rows.len());
         for row in &record_rows {
             let (id, record) = store::record(row)?;
-            read_records.push((id, report_vulnerability(id, record)));
+            read_records.push((id, Arc::new(report_vulnerability(id, record))));
         }
         self.cache
             .store_records(read_records.iter().map(|(id, r)| (*id, r)));
-        let vulnerabilities: BTreeMap<String, ReportVulnerability> = known_records
-            .into_iter()
-            .chain(read_records)
-            .map(|(id, r)| (id.to_string(), r))
-            .collect();
-        if vulnerabilities.len() != hits.len() {
+        let mut records: HashMap<i64, Arc<ReportVulnerability>> = known_records;
+        records.extend(read_records);
+        if records.len() != hits.len() {
             return Err(StoreError::Corrupt(format!(
                 "{} matched vulnerabilities but {} records read",
                 hits.len(),
-                vulnerabilities.len()
+                records.len()
             ))
             .into());
         }
+        // Keys in the map's (string) order first, so building the map sorts plain keys rather than records.
+        let mut keys: Vec<(String, i64)> = records.keys().map(|id| (id.to_string(), *id)).collect();
+        keys.sort_unstable();
+        let vulnerabilities: BTreeMap<String, Arc<ReportVulnerability>> = keys
+            .into_iter()
+            .filter_map(|(key, id)| records.remove(&id).map(|r| (key, r)))
+            .collect();
 
         // Most severe first, then by name and id, so the order is stable.
         let mut package_vulnerabilities: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -377,7 +412,7 @@ impl Matcher {
                 .insert(package_id, keyed.into_iter().map(|(_, _, id)| id).collect());
         }
 
-        let (enrichments, enrichment_feeds) = enrichments(&enrichment_rows, &cve_to_ids)?;
+        let (enrichments, enrichment_feeds) = enrichments(&all_enrichments, &cve_to_ids);
         let (feeds, mut warnings) =
             freshness(feeds, &plan, &feeds_per_namespace, &enrichment_feeds);
         warnings.extend(plan.warnings);
@@ -390,11 +425,11 @@ impl Matcher {
             "matched"
         );
         Ok(VulnerabilityReport {
-            manifest_hash: index.manifest_hash.clone(),
-            packages: index.packages.clone(),
-            distributions: index.distributions.clone(),
-            repository: index.repository.clone(),
-            environments: index.environments.clone(),
+            manifest_hash: index.manifest_hash,
+            packages: index.packages,
+            distributions: index.distributions,
+            repository: index.repository,
+            environments: index.environments,
             vulnerabilities,
             package_vulnerabilities,
             enrichments,
@@ -409,26 +444,25 @@ impl Matcher {
 type Enrichments = BTreeMap<String, Vec<serde_json::Value>>;
 
 fn enrichments(
-    rows: &[tokio_postgres::Row],
+    records: &[&store::Enrichment],
     cve_to_ids: &BTreeMap<&str, Vec<i64>>,
-) -> Result<(Enrichments, BTreeSet<String>), StoreError> {
+) -> (Enrichments, BTreeSet<String>) {
     let mut by_source: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
         BTreeMap::new();
     let mut sources = BTreeSet::new();
-    for row in rows {
-        let cve: String = row.try_get(0)?;
-        let updater: String = row.try_get(1)?;
-        let data: serde_json::Value = row.try_get(2)?;
-        if !sources.contains(&updater) {
-            sources.insert(updater.clone());
+    for record in records {
+        if !sources.contains(&record.updater) {
+            sources.insert(record.updater.clone());
         }
-        let per_vulnerability = by_source.entry(enrichment_type(&updater)).or_default();
-        for id in cve_to_ids.get(cve.as_str()).into_iter().flatten() {
+        let per_vulnerability = by_source
+            .entry(enrichment_type(&record.updater))
+            .or_default();
+        for id in cve_to_ids.get(record.cve.as_str()).into_iter().flatten() {
             let entry = per_vulnerability
                 .entry(id.to_string())
                 .or_insert_with(|| serde_json::Value::Array(Vec::new()));
             if let serde_json::Value::Array(list) = entry {
-                list.push(data.clone());
+                list.push((*record.data).clone());
             }
         }
     }
@@ -436,7 +470,7 @@ fn enrichments(
         .into_iter()
         .map(|(kind, map)| (kind, vec![serde_json::Value::Object(map)]))
         .collect();
-    Ok((enrichments, sources))
+    (enrichments, sources)
 }
 
 /// The feeds relevant to the report (covering one of its namespaces by name, contributing records, or

@@ -16,36 +16,20 @@ use crate::model::{
 use crate::store::StoreError;
 
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
-/// descriptions and links. The lookup index (`vulnerability_lookup_idx`) finds the records; liveness is
-/// then one index-only probe per record into `uo_vulnerability_live_idx` (`vulnerability_id, uo_id`)
-/// against the operation ids of `latest_update_operation` (computed once per statement). The lateral
-/// `LIMIT 1` keeps the planner on that nested loop (a join let it hash every live link, ~200k rows) and
-/// yields one row per record (the first live operation, as before).
-///
-/// Distro records follow the feeds contract (`crate::feeds`): `ranges` is `[{fixed: v}]` or empty and
-/// there are no `versions`, so `fixed_in_version` says everything about them. Such a record (`simple`,
-/// checked here rather than assumed) is sent as its `arch` and `aliases` only; any other record (OSV, or
-/// a distro record breaking the contract) is sent whole minus description and links, as before.
+/// descriptions and links: the record's `probe` column (arch, ranges, versions, aliases; written at commit
+/// by `feeds::store`) beside the indexed columns. The lookup index (`vulnerability_lookup_idx`) finds the
+/// records; liveness is then one index-only probe per record into `uo_vulnerability_live_idx`
+/// (`vulnerability_id, uo_id`) against the operation ids of `latest_update_operation` (computed once per
+/// statement). The lateral `LIMIT 1` keeps the planner on that nested loop (a join let it hash every live
+/// link, ~200k rows) and yields one row per record (the first live operation).
 pub const CANDIDATES: &str = "
-    SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.fixed_in_version,
-           s.simple,
-           CASE WHEN s.simple
-                THEN jsonb_strip_nulls(jsonb_build_object('arch', v.record->'arch',
-                                                          'aliases', v.record->'aliases'))
-                ELSE v.record - 'description' - 'links' END
+    SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.probe
     FROM vulnerability v
     CROSS JOIN LATERAL (
         SELECT u.uo_id FROM uo_vulnerability u
         WHERE u.vulnerability_id = v.id
           AND u.uo_id = ANY(ARRAY(SELECT uo_id FROM latest_update_operation))
         LIMIT 1) uv
-    CROSS JOIN LATERAL (
-        SELECT v.dist_did <> ''
-           AND COALESCE(v.record->'versions', '[]'::jsonb) = '[]'::jsonb
-           AND COALESCE(v.record->'ranges', '[]'::jsonb) =
-               CASE WHEN v.fixed_in_version = '' THEN '[]'::jsonb
-                    ELSE jsonb_build_array(jsonb_build_object('fixed', v.fixed_in_version)) END
-           AS simple) s
     WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4";
 
 /// The matched records, without the parts only matching needs (OSV version lists can run to hundreds of
@@ -57,12 +41,32 @@ pub const RECORDS: &str = "
 
 /// Live enrichment records for a set of CVE ids.
 pub const ENRICHMENTS: &str = "
-    SELECT e.cve, l.updater, e.data
+    SELECT e.cve, l.updater, e.id, e.data
     FROM enrichment e
     JOIN uo_enrichment ue ON ue.enrichment_id = e.id
     JOIN latest_update_operation l ON l.uo_id = ue.uo_id
     WHERE e.cve = ANY($1)
     ORDER BY l.updater, e.cve, e.id";
+
+/// A live enrichment record of a CVE, as [`ENRICHMENTS`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrichment {
+    pub cve: String,
+    pub updater: String,
+    /// The `enrichment` row id (rows are content-addressed and never rewritten).
+    pub id: i64,
+    pub data: std::sync::Arc<serde_json::Value>,
+}
+
+/// Reads a row of [`ENRICHMENTS`].
+pub fn enrichment(row: &tokio_postgres::Row) -> Result<Enrichment, StoreError> {
+    Ok(Enrichment {
+        cve: row.try_get(0)?,
+        updater: row.try_get(1)?,
+        id: row.try_get(2)?,
+        data: std::sync::Arc::new(row.try_get(3)?),
+    })
+}
 
 /// Every feed known: loaded (a latest operation) or only attempted (a status row).
 pub const FEEDS: &str = "
@@ -83,58 +87,49 @@ pub struct Candidate {
     /// The fields matching reads, as a record (`package_name`, `package_is_source`, `module`, `arch`,
     /// `ranges`, `versions`), for [`super::affects`].
     pub probe: Vulnerability,
-    pub aliases: Vec<String>,
+    /// CVE ids named by the record's name and aliases ([`super::cve_ids`]), for enrichment: computed once,
+    /// when the candidate is read, not per report.
+    pub cves: Vec<String>,
 }
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("vulnerability {id}: {what}: {e}"))
 }
 
-/// The matching fields of a stored record.
+/// The `probe` column of a candidate (see `feeds::store`).
 #[derive(Debug, Default, serde::Deserialize)]
 struct MatchFields {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     arch: String,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "null_as_default")]
     ranges: Vec<AffectedRange>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "null_as_default")]
     versions: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "null_as_default")]
     aliases: Vec<String>,
 }
 
-fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
+    T: serde::Deserialize<'de> + Default,
 {
     use serde::Deserialize as _;
-    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Reads a candidate row of [`CANDIDATES`].
 pub fn candidate(row: &tokio_postgres::Row) -> Result<Candidate, StoreError> {
     let id: i64 = row.try_get(0)?;
-    let simple: bool = row.try_get(7)?;
+    let name: String = row.try_get(5)?;
     let Json(fields): Json<MatchFields> = row
-        .try_get(8)
-        .map_err(|e| corrupt("record", id, crate::store::describe(&e)))?;
-    let (name, ranges) = if simple {
-        let fixed: String = row.try_get(6)?;
-        let ranges = if fixed.is_empty() {
-            Vec::new()
-        } else {
-            vec![AffectedRange {
-                fixed: Some(fixed),
-                ..AffectedRange::default()
-            }]
-        };
-        (row.try_get(5)?, ranges)
-    } else {
-        (fields.name, fields.ranges)
-    };
+        .try_get(6)
+        .map_err(|e| corrupt("probe", id, crate::store::describe(&e)))?;
+    let cves = super::cve_ids(
+        std::iter::once(name.as_str()).chain(fields.aliases.iter().map(String::as_str)),
+    )
+    .into_iter()
+    .collect();
     Ok(Candidate {
         id,
         uo_id: row.try_get(1)?,
@@ -144,11 +139,11 @@ pub fn candidate(row: &tokio_postgres::Row) -> Result<Candidate, StoreError> {
             package_is_source: row.try_get(3)?,
             module: row.try_get(4)?,
             arch: fields.arch,
-            ranges,
+            ranges: fields.ranges,
             versions: fields.versions,
             ..Vulnerability::default()
         },
-        aliases: fields.aliases,
+        cves,
     })
 }
 

@@ -225,7 +225,9 @@ pub struct VulnerabilityReport {
     pub distributions: BTreeMap<String, ReportDistribution>,
     pub repository: BTreeMap<String, ReportRepository>,
     pub environments: BTreeMap<String, Vec<Environment>>,
-    pub vulnerabilities: BTreeMap<String, ReportVulnerability>,
+    /// Shared with the matcher's cache (a record is the same in every report that has it), so a report
+    /// costs no copy of each record; serialized as the record itself.
+    pub vulnerabilities: BTreeMap<String, std::sync::Arc<ReportVulnerability>>,
     /// Package id → ids of the vulnerabilities affecting it, most severe first.
     pub package_vulnerabilities: BTreeMap<String, Vec<String>>,
     /// Enrichment type (`message/vnd.clair.map.vulnerability; enricher=<source>`) → `[{vulnerability id:
