@@ -605,6 +605,44 @@ async fn rhel_vex_and_oval_give_the_same_answers_for_the_same_advisory() -> Resu
 }
 
 #[tokio::test]
+async fn rhel_vex_supersedes_oval_data_still_live() -> Result<()> {
+    // A database that loaded Red Hat's OVAL (an older Lucid, or the offline snapshot) and then its VEX: the
+    // same advisory must not be reported twice, once as the RHSA and once as the CVE.
+    let vex = rhel::vex::parse_vex(&testdata(
+        "ecosystems/rhel/testdata/cve-2023-22809-rhel-excerpt.json",
+    ))?;
+    let oval = rhel::oval::parse_oval(
+        testdata("feeds/testdata/oval/rhsa-RHEL9-excerpt.xml").as_slice(),
+        "9",
+    )?;
+    let image = || rpm_image("rhel", "9.1", &[("sudo", "1.9.5p2-7.el9", "")]);
+
+    // OVAL alone: used as before.
+    let (db, matcher) = matcher_with(&[("rhel-oval/9", oval)]).await?;
+    let report = matcher.vulnerability_report(&image()).await?;
+    assert_eq!(
+        hits_of(&report, "sudo"),
+        pairs(&[("RHSA-2023:0282", "0:1.9.5p2-7.el9_1.1")])
+    );
+    assert!(report.feeds.contains_key("rhel-oval/9"));
+
+    // VEX loads too: only its record is matched, and only it is listed as the report's source, by the
+    // same long-lived matcher and by a new one.
+    commit_feed(&db, "rhel", &vex).await?;
+    for matcher in [&matcher, &Matcher::new(db.clone())] {
+        let report = matcher.vulnerability_report(&image()).await?;
+        assert_eq!(
+            hits_of(&report, "sudo"),
+            pairs(&[("CVE-2023-22809", "0:1.9.5p2-7.el9_1.1")])
+        );
+        assert_eq!(report.vulnerabilities.len(), 1);
+        assert_eq!(report.feeds.keys().collect::<Vec<_>>(), ["rhel"]);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn amazon_linux_matches_alas_by_release_with_epochs() -> Result<()> {
     let updateinfo = |file: &str| {
         amazon::updateinfo::parse_updateinfo(
@@ -1389,7 +1427,9 @@ async fn enrichments_are_attached_by_cve() -> Result<()> {
         vec![serde_json::json!({ id.clone(): [rescored] })]
     );
     assert_eq!(
-        Matcher::new(db.clone()).vulnerability_report(&index).await?,
+        Matcher::new(db.clone())
+            .vulnerability_report(&index)
+            .await?,
         report,
         "a cold matcher agrees with the warm one"
     );

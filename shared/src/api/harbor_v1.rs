@@ -383,8 +383,7 @@ async fn report(api: &Api, req: &Request<Bytes>, id: &str) -> Response<Bytes> {
     if index.state != IndexState::IndexFinished.as_str() {
         return pending(REFRESH_AFTER_SCANNING);
     }
-    let vulns = match api.matcher.vulnerability_report(&index).await
-    {
+    let vulns = match api.matcher.vulnerability_report(&index).await {
         Ok(v) => v,
         Err(e) => {
             return harbor_error(

@@ -180,7 +180,9 @@ impl MatchCache {
             }
         }
         for (cve, list) in by_cve {
-            state.enrichments.insert(cve.to_owned(), EnrichmentList::from(list));
+            state
+                .enrichments
+                .insert(cve.to_owned(), EnrichmentList::from(list));
         }
     }
 }

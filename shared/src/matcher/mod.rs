@@ -263,6 +263,18 @@ impl Matcher {
             .iter()
             .filter_map(|f| f.uo_id.map(|uo| (uo, f.name.as_str())))
             .collect();
+        // Operations of feeds another live feed replaces (`plan::SUPERSEDED_FEEDS`): not matched.
+        let live_names = || {
+            feeds
+                .iter()
+                .filter(|f| f.uo_id.is_some())
+                .map(|f| f.name.as_str())
+        };
+        let superseded: HashSet<i64> = feeds
+            .iter()
+            .filter(|f| plan::superseded(&f.name, live_names()))
+            .filter_map(|f| f.uo_id)
+            .collect();
 
         // Compare versions.
         let mut hits: BTreeMap<i64, Hit> = BTreeMap::new();
@@ -273,7 +285,7 @@ impl Matcher {
             let mut seen: HashSet<i64> = HashSet::new();
             let contributing = feeds_per_namespace.entry(ns).or_default();
             for candidate in lists.iter().flat_map(|l| l.iter()) {
-                if !seen.insert(candidate.id) {
+                if !seen.insert(candidate.id) || superseded.contains(&candidate.uo_id) {
                     continue;
                 }
                 candidates += 1;
@@ -363,9 +375,8 @@ impl Matcher {
             .chain(&read_enrichments)
             .collect();
         // The order the query gives (source, CVE, row), so a cached report equals a read one.
-        all_enrichments.sort_unstable_by(|a, b| {
-            (&a.updater, &a.cve, a.id).cmp(&(&b.updater, &b.cve, b.id))
-        });
+        all_enrichments
+            .sort_unstable_by(|a, b| (&a.updater, &a.cve, a.id).cmp(&(&b.updater, &b.cve, b.id)));
 
         let mut read_records = Vec::with_capacity(record_rows.len());
         for row in &record_rows {
@@ -483,7 +494,15 @@ fn freshness(
 ) -> (BTreeMap<String, FeedFreshness>, Vec<ReportWarning>) {
     let mut enrichment_sources: BTreeMap<String, FeedFreshness> = BTreeMap::new();
     let mut all: BTreeMap<String, FeedFreshness> = BTreeMap::new();
+    let live: Vec<String> = feeds
+        .iter()
+        .filter(|f| f.uo_id.is_some())
+        .map(|f| f.name.clone())
+        .collect();
     for feed in feeds {
+        if plan::superseded(&feed.name, live.iter().map(String::as_str)) {
+            continue;
+        }
         if feed.enrichment {
             enrichment_sources.insert(feed.name, feed.freshness);
         } else {

@@ -27,6 +27,21 @@ use crate::model::{
     Distribution, Ecosystem, IndexReport, ReportDistribution, ReportPackage, ReportWarning,
 };
 
+/// Feed families replaced by another source of the same vendor: `(superseded, by)`. When a feed named `by`
+/// is live, the records of feeds named `superseded` or `superseded/…` are not matched and those feeds are
+/// not reported, so one advisory is not reported twice under two names (Red Hat's OVAL v2 RHSAs and its
+/// CSAF VEX CVEs) while data loaded earlier from the old source (an older database, the offline
+/// snapshot) is still live. Until `by` loads, the old family is used as before.
+pub const SUPERSEDED_FEEDS: &[(&str, &str)] = &[("rhel-oval", "rhel")];
+
+/// Whether the feed `updater` is superseded ([`SUPERSEDED_FEEDS`]) given the live feed names.
+pub fn superseded<'a>(updater: &str, mut live: impl Iterator<Item = &'a str>) -> bool {
+    SUPERSEDED_FEEDS.iter().any(|(old, by)| {
+        let family = updater.split('/').next().unwrap_or_default();
+        family == *old && live.any(|name| name == *by)
+    })
+}
+
 /// Where a feed files the records for a package: the `vulnerability` table's lookup key without the name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace {
@@ -559,6 +574,11 @@ mod tests {
         assert!(rhel.covered_by("rhel-oval/9"));
         assert!(!rhel.covered_by("rhel-oval/8"));
         assert!(!rhel.covered_by("rhel/8"));
+        // Red Hat's OVAL feeds give way to its VEX feed once that has loaded.
+        assert!(superseded("rhel-oval/9", ["rhel", "alpine"].into_iter()));
+        assert!(!superseded("rhel-oval/9", ["alpine"].into_iter()));
+        assert!(!superseded("rhel", ["rhel"].into_iter()));
+        assert!(!superseded("rhel-ovalish", ["rhel"].into_iter()));
         let wolfi = ns(Ecosystem::Apk, "wolfi", "").unwrap();
         assert!(wolfi.covered_by("wolfi"));
         // The feeds of the catalog's names for Oracle, SUSE and Photon (`feeds::catalog`).
