@@ -264,6 +264,11 @@ async fn post_stages_uploads_and_the_upload_finishes_the_report() {
     assert_eq!(r.body["state"], "IndexFinished");
     assert_eq!(r.body["packages"].as_object().unwrap().len(), 89);
     assert!(r.body.get("pending_layers").is_none());
+    // The API keeps the serialized report while the manifest is unchanged: GET and POST answer the same
+    // bytes (and the pending report cached before the uploads was not served once they finished, above).
+    let get = call(&e.api, request("GET", &report_path(&m.hash), &[], "")).await;
+    assert_eq!(get.status, StatusCode::OK);
+    assert_eq!(get.raw, r.raw);
     // A second image made of known layers finishes immediately.
     let other = manifest_of(&[&base]);
     let r = post_manifest(&e.api, &other, &[]).await;

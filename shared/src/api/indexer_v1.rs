@@ -31,7 +31,8 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
-use super::{Api, PRESIGN_EXPIRY, error, internal, json_as, method_not_allowed};
+use super::report_cache::ReportCache;
+use super::{Api, PRESIGN_EXPIRY, error, internal, json_as, json_bytes, method_not_allowed};
 use crate::blob::{BlobError, BlobKey, BlobReader};
 use crate::indexer::LayerOutcome;
 use crate::indexer::fetch::{FetchJob, MAX_LAYER_BLOB_BYTES, StageError, store_verified};
@@ -326,20 +327,31 @@ async fn post_index_report(api: &Api, req: &Request<Bytes>) -> Response<Bytes> {
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    let report = match api.indexer().index_report(&manifest.hash).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return internal("the manifest vanished while it was being recorded"),
-        Err(e) => return internal(e),
+    let mut resp = if pending.is_empty() {
+        // Nothing to upload: the body is the index report alone (often one already known and cached).
+        let body = match serialized_index_report(api, &manifest.hash).await {
+            Ok(Some(body)) => body,
+            Ok(None) => return internal("the manifest vanished while it was being recorded"),
+            Err(resp) => return resp,
+        };
+        tracing::info!(pending = 0, "manifest recorded");
+        json_bytes(StatusCode::CREATED, content_type, body)
+    } else {
+        let report = match api.indexer().index_report(&manifest.hash).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return internal("the manifest vanished while it was being recorded"),
+            Err(e) => return internal(e),
+        };
+        tracing::info!(state = %report.state, pending = pending.len(), "manifest recorded");
+        json_as(
+            StatusCode::CREATED,
+            content_type,
+            &StagedReport {
+                report: &report,
+                pending_layers: pending,
+            },
+        )
     };
-    tracing::info!(state = %report.state, pending = pending.len(), "manifest recorded");
-    let mut resp = json_as(
-        StatusCode::CREATED,
-        content_type,
-        &StagedReport {
-            report: &report,
-            pending_layers: pending,
-        },
-    );
     let h = resp.headers_mut();
     add_links(h, &links);
     if let Ok(v) = HeaderValue::from_str(&validator) {
@@ -487,9 +499,9 @@ async fn get_index_report(api: &Api, req: &Request<Bytes>, digest: &Digest) -> R
     if unmodified(req.headers(), &validator) {
         return not_modified(&validator);
     }
-    match api.indexer().index_report(digest).await {
-        Ok(Some(report)) => {
-            let mut resp = json_as(StatusCode::OK, content_type, &report);
+    match serialized_index_report(api, digest).await {
+        Ok(Some(body)) => {
+            let mut resp = json_bytes(StatusCode::OK, content_type, body);
             if let Ok(v) = HeaderValue::from_str(&validator) {
                 resp.headers_mut().insert(header::ETAG, v);
             }
@@ -500,8 +512,35 @@ async fn get_index_report(api: &Api, req: &Request<Bytes>, digest: &Digest) -> R
             "not-found",
             format!("index report for {digest} not found"),
         ),
-        Err(e) => internal(format!("could not retrieve index report: {e}")),
+        Err(resp) => resp,
     }
+}
+
+/// The index report of `digest` as JSON, from the API's cache when the manifest has not changed since it
+/// was serialized (one small query), else read, serialized and remembered.
+async fn serialized_index_report(
+    api: &Api,
+    digest: &Digest,
+) -> Result<Option<Bytes>, Response<Bytes>> {
+    let key = match ReportCache::index_validator(&api.db, digest).await {
+        Ok(Some(key)) => key,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(internal(format!("could not retrieve index report: {e}"))),
+    };
+    if let Some(body) = api.index_reports.get(digest, &key) {
+        return Ok(Some(body));
+    }
+    let report = match api.indexer().index_report(digest).await {
+        Ok(Some(report)) => report,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(internal(format!("could not retrieve index report: {e}"))),
+    };
+    let body = match serde_json::to_vec(&report) {
+        Ok(body) => Bytes::from(body),
+        Err(e) => return Err(internal(format!("could not encode index report: {e}"))),
+    };
+    api.index_reports.put(digest, key, body.clone());
+    Ok(Some(body))
 }
 
 fn not_modified(validator: &str) -> Response<Bytes> {

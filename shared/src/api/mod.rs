@@ -67,6 +67,8 @@ pub struct Api {
     /// One matcher for the process, so reports share its caches.
     matcher: crate::matcher::Matcher,
     reports: Arc<report_cache::ReportCache>,
+    /// Serialized index reports, by manifest ([`report_cache::ReportCache::index_validator`]).
+    index_reports: Arc<report_cache::ReportCache>,
 }
 
 impl Api {
@@ -84,6 +86,7 @@ impl Api {
             fetch_queue,
             auth: auth.map(auth::Verifier::new),
             reports: Arc::default(),
+            index_reports: Arc::default(),
         }
     }
 
@@ -133,7 +136,16 @@ pub(crate) fn json_as<T: Serialize>(
             );
         }
     };
-    let mut resp = Response::new(Bytes::from(bytes));
+    json_bytes(status, content_type, Bytes::from(bytes))
+}
+
+/// A response of JSON serialized earlier.
+pub(crate) fn json_bytes(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Bytes> {
+    let mut resp = Response::new(body);
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

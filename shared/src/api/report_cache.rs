@@ -4,6 +4,10 @@
 //! updater's live operation (a feed update, an operation deleted), the feed status (freshness fields), the
 //! scanner set and this build. It is the report's `ETag`; `If-None-Match` on it answers 304.
 //!
+//! The same cache keeps serialized index reports ([`ReportCache::index_validator`]): a 1,000-package index
+//! report is half a megabyte of JSONB that PostgreSQL would otherwise render as text, and the API parse and
+//! serialize again, on every `GET`/`POST index_report`.
+//!
 //! Entries live in process memory (per execution environment on Lambda), at most [`CAPACITY`] of them; the
 //! oldest insertion goes first.
 
@@ -25,6 +29,13 @@ const VALIDATOR_SQL: &str = "
            || (SELECT coalesce(string_agg(updater || ':' || uo_id, ',' ORDER BY updater), '')
                FROM latest_update_operation) || '|'
            || (SELECT coalesce(max(last_attempt)::text, '') || ':' || count(*) FROM feed_status)
+    FROM manifest m LEFT JOIN index_report r ON r.manifest_id = m.id
+    WHERE m.digest = $1";
+
+/// What an index report depends on: the manifest's row (state, error, re-indexing) and its stored report.
+const INDEX_VALIDATOR_SQL: &str = "
+    SELECT m.id::text || '|' || m.state || '|' || m.updated_at::text || '|'
+           || coalesce(r.updated_at::text, '')
     FROM manifest m LEFT JOIN index_report r ON r.manifest_id = m.id
     WHERE m.digest = $1";
 
@@ -60,6 +71,22 @@ impl ReportCache {
         h.update(b"|");
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         Ok(Some(format!("\"{}\"", &hex::encode(h.finalize())[..32])))
+    }
+
+    /// The current validator of `manifest`'s index report (not its `ETag`, which is Clair's index state);
+    /// `None` when the manifest is unknown.
+    pub async fn index_validator(
+        db: &Database,
+        manifest: &Digest,
+    ) -> Result<Option<String>, StoreError> {
+        let client = db.client().await?;
+        let statement = client.prepare_cached(INDEX_VALIDATOR_SQL).await?;
+        let row = client
+            .query_opt(&statement, &[&manifest.to_string()])
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key: Option<String> = row.try_get(0)?;
+        Ok(Some(format!("{}|{}", key.unwrap_or_default(), env!("CARGO_PKG_VERSION"))))
     }
 
     /// The report stored for `manifest` under exactly `validator`.
