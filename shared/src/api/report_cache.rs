@@ -86,7 +86,11 @@ impl ReportCache {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let key: Option<String> = row.try_get(0)?;
-        Ok(Some(format!("{}|{}", key.unwrap_or_default(), env!("CARGO_PKG_VERSION"))))
+        Ok(Some(format!(
+            "{}|{}",
+            key.unwrap_or_default(),
+            env!("CARGO_PKG_VERSION")
+        )))
     }
 
     /// The report stored for `manifest` under exactly `validator`.
