@@ -11,6 +11,7 @@
 //! Throwaway servers are stopped by a watchdog process when the test process exits, however it exits.
 
 pub mod fixtures;
+pub mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
