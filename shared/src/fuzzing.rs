@@ -439,8 +439,7 @@ pub fn jwt(data: &[u8]) {
             jsonwebtoken::Algorithm::HS256,
             jsonwebtoken::Algorithm::HS512,
         ] {
-            if let Ok(token) =
-                jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key)
+            if let Ok(token) = jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &claims, &key)
             {
                 verify(&token);
             }
@@ -580,7 +579,8 @@ mod tests {
             .map(<[u8]>::to_vec)
             .collect();
         assert_eq!(read, headers);
-        let mut seeds: Vec<(&str, String, Vec<u8>)> = vec![("rpm_ndb", "five.ndb".into(), ndb_file)];
+        let mut seeds: Vec<(&str, String, Vec<u8>)> =
+            vec![("rpm_ndb", "five.ndb".into(), ndb_file)];
         for page_size in [512, 4096] {
             let bdb_file = bdb::write_bdb(&headers, page_size);
             assert_eq!(bdb::header_blobs(&bdb_file).expect("written BDB"), headers);

@@ -53,7 +53,8 @@ pub fn dpkg_status(name: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-const OS_RELEASE: &[u8] = b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
+const OS_RELEASE: &[u8] =
+    b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
 VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
 
 /// A tar header block with `name` stored byte for byte (the tar crate's builder refuses `..` and absolute
@@ -98,7 +99,13 @@ pub fn finish_tar(mut tar: Vec<u8>) -> Vec<u8> {
 pub fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut tar = Vec::new();
     for (path, data) in files {
-        push_entry(&mut tar, path.as_bytes(), tar::EntryType::Regular, data, b"");
+        push_entry(
+            &mut tar,
+            path.as_bytes(),
+            tar::EntryType::Regular,
+            data,
+            b"",
+        );
     }
     finish_tar(tar)
 }
@@ -139,7 +146,11 @@ fn garbage(len: usize, mut seed: u64) -> Vec<u8> {
 /// layer readers must accept): about 1 KiB of blob per MiB of tar.
 fn gzip_bomb(size: u64, mib: usize) -> Vec<u8> {
     let mut blob = gzip(&raw_header(b"bomb.bin", tar::EntryType::Regular, size, b""));
-    let member = gzip(&vec![0u8; 1 << 20]);
+    let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    member
+        .write_all(&vec![0u8; 1 << 20])
+        .expect("gzip to memory");
+    let member = member.finish().expect("gzip to memory");
     for _ in 0..mib {
         blob.extend_from_slice(&member);
     }
@@ -186,9 +197,14 @@ fn sparse_entry(tar: &mut Vec<u8>, name: &[u8], real_size: u64, data: &[u8]) {
         let n = name.len().min(gnu.name.len());
         gnu.name[..n].copy_from_slice(&name[..n]);
         let octal = |field: &mut [u8], value: u64| {
-            let text = format!("{value:0width$o}", width = field.len() - 1);
-            field[..field.len() - 1].copy_from_slice(text.as_bytes());
-            field[field.len() - 1] = 0;
+            // 11 digits and a NUL, or all 12 digits when the value needs them (10 GiB does).
+            let width = field.len() - 1;
+            let text = format!("{value:0width$o}");
+            let n = text.len().min(field.len());
+            field[..n].copy_from_slice(&text.as_bytes()[..n]);
+            if n < field.len() {
+                field[n] = 0;
+            }
         };
         octal(&mut gnu.sparse[0].offset, real_size - data.len() as u64);
         octal(&mut gnu.sparse[0].numbytes, data.len() as u64);
@@ -245,15 +261,16 @@ pub fn corpus() -> Vec<Case> {
 
     // PAX values that overflow: size past u64, absurd times and ids.
     let mut overflow = Vec::new();
-    pax_entry(
-        &mut overflow,
-        &[("size", b"99999999999999999999999999999")],
-    );
+    pax_entry(&mut overflow, &[("size", b"99999999999999999999999999999")]);
     push_entry(&mut overflow, b"var/lib/dpkg/status", Regular, b"", b"");
     cases.push(Case::new(
         "pax_size_overflow",
         finish_tar(overflow),
-        Expect::Rejected("bad tar header"),
+        // The tar crate ignores a PAX size it cannot parse and keeps the header's (0): harmless.
+        Expect::Indexed {
+            found: &[],
+            absent: &[],
+        },
     ));
     let mut odd = Vec::new();
     pax_entry(
