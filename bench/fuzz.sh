@@ -10,7 +10,8 @@
 # /var/tmp/target-fuzz) without a sanitizer (the library is safe Rust; panics, hangs and OOMs are what is
 # looked for) and with debug assertions (integer overflow panics). Crashing inputs land in
 # fuzz/artifacts/<target>/: add each to shared/tests/fuzz-regressions/<target>/ once fixed.
-# Set FUZZ_APPEND=1 to add rows to the existing table instead of starting a new one.
+# Set FUZZ_APPEND=1 to add rows to the existing table instead of starting a new one, FUZZ_NO_BUILD=1 to run
+# the binaries already built.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${FUZZ_RUNS:-10000000}"
@@ -27,7 +28,9 @@ if [ "$#" -gt 0 ]; then targets=("$@"); else
 fi
 
 [ -d "$root/fuzz/corpus" ] || bash "$root/bench/fuzz-seed.sh"
-if [ "$#" -gt 0 ]; then
+if [ "${FUZZ_NO_BUILD:-}" = 1 ]; then
+  : # run the binaries already built
+elif [ "$#" -gt 0 ]; then
   (cd "$root/fuzz" && for t in "${targets[@]}"; do cargo +nightly fuzz build -s none -a "$t"; done)
 else
   (cd "$root/fuzz" && cargo +nightly fuzz build -s none -a)

@@ -453,6 +453,11 @@ pub fn jwt(data: &[u8]) {
 /// Splits the input into up to three versions (on newlines) and checks that `compare` is an ordering on
 /// them: `a = a`, `compare(a, b) = reverse(compare(b, a))`, and transitivity over the three.
 pub fn check_comparator(compare: fn(&str, &str) -> Ordering, data: &[u8]) {
+    check_ordering(compare, data, true);
+}
+
+/// [`check_comparator`] without transitivity, for an ecosystem whose reference ordering is not transitive.
+fn check_ordering(compare: fn(&str, &str) -> Ordering, data: &[u8], transitive: bool) {
     let text = String::from_utf8_lossy(data);
     let mut parts = text.splitn(3, '\n');
     let a = parts.next().unwrap_or_default();
@@ -468,6 +473,9 @@ pub fn check_comparator(compare: fn(&str, &str) -> Ordering, data: &[u8]) {
             let yx = compare(y, x);
             assert_eq!(xy, yx.reverse(), "antisymmetry of {x:?} and {y:?}");
         }
+    }
+    if !transitive {
+        return;
     }
     for x in versions {
         for y in versions {
@@ -529,8 +537,12 @@ pub fn version_go(data: &[u8]) {
     }
 }
 
+/// Maven's `ComparableVersion`, which the port reproduces quirk for quirk, is not transitive: the fuzzer
+/// found `0.0-alpha-1` ≤ the empty version ≤ `S0.1.RELEAS0.1.R-0` yet `0.0-alpha-1` > `S0.1.RELEAS0.1.R-0`
+/// (`tests/fuzz-regressions/version_maven/`). Maven resolves ranges with that ordering and OSV's Maven
+/// ecosystem is defined by it, so it is kept; only reflexivity and antisymmetry are checked.
 pub fn version_maven(data: &[u8]) {
-    check_comparator(ecosystems::maven::version::compare, data);
+    check_ordering(ecosystems::maven::version::compare, data, false);
 }
 
 pub fn version_rubygems(data: &[u8]) {

@@ -98,7 +98,7 @@ impl Rig {
                 let names_layer = body.contains(digest.hex());
                 let resp = self
                     .function
-                    .call(sqs_event(&self.queue_arn, &[m.clone()]))
+                    .call(sqs_event(&self.queue_arn, std::slice::from_ref(&m)))
                     .await?;
                 ensure!(
                     resp["batchItemFailures"] == serde_json::json!([]),
@@ -280,6 +280,11 @@ async fn hostile_layers_are_rejected_or_indexed_safely_with_bounded_memory() -> 
         ));
     }
 
+    println!(
+        "hostile corpus: {} cases generated in {:.1} s; the indexer function (debug build) per case:",
+        corpus.len(),
+        corpus_time.as_secs_f64()
+    );
     for f in &figures {
         println!("{f}");
     }
@@ -302,11 +307,6 @@ async fn hostile_layers_are_rejected_or_indexed_safely_with_bounded_memory() -> 
     // Its dpkg database, the newer one, replaces the good layer's.
     assert_eq!(names, vec!["indexed-after".to_owned()]);
 
-    println!(
-        "hostile corpus: {} cases generated in {:.1} s; indexer function (debug build) per case:",
-        corpus.len(),
-        corpus_time.as_secs_f64()
-    );
     let m = rig.function.measurements()?;
     println!(
         "indexer function: {} invocations, overall peak RSS {} MiB",
