@@ -9,6 +9,7 @@ pub mod config;
 pub mod ecosystems;
 pub mod embedded;
 pub mod feeds;
+pub mod fuzzing;
 pub mod image;
 pub mod indexer;
 pub mod layer;

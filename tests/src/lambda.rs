@@ -453,6 +453,11 @@ impl LambdaFunction {
     pub fn function_arn(&self) -> &str {
         self.runtime.function_arn()
     }
+
+    /// The function process's id, while it runs (to read or reset its `/proc` counters).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
 }
 
 /// The variables Lambda sets for a `provided.al2023` function (credentials are the emulator's dummies).

@@ -12,6 +12,7 @@
 
 pub mod faults;
 pub mod fixtures;
+pub mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -152,6 +152,18 @@ impl ScanId {
     }
 }
 
+/// The scan request's parsing and validation (before any registry call), and scan-id decoding, for the
+/// fuzzers (`crate::fuzzing`).
+pub fn fuzz_scan_request(body: &[u8]) {
+    if let Ok(request) = serde_json::from_slice::<ScanRequest>(body) {
+        let _ = base_url(&request.registry.url);
+        let _ = request.artifact.digest.parse::<Digest>();
+    }
+    if let Ok(id) = std::str::from_utf8(body) {
+        let _ = ScanId::decode(id);
+    }
+}
+
 pub async fn route(api: &Api, req: Request<Bytes>) -> Response<Bytes> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let method = req.method().clone();

@@ -185,6 +185,18 @@ impl<R: Read> SectionReader<R> {
     }
 }
 
+/// Checks a whole archive without importing it (the first pass of [`import`]): the header, every section
+/// header and every record line. Returns the counts it would import.
+pub fn check(input: impl Read) -> Result<ArchiveStats, FeedError> {
+    let mut reader = SectionReader::new(input)?;
+    let mut stats = ArchiveStats::default();
+    while let Some((header, _)) = reader.next_section()? {
+        stats.updaters += 1;
+        stats.records += header.records;
+    }
+    Ok(stats)
+}
+
 /// Imports an archive: checks all of it first (a corrupt file changes nothing), then commits each
 /// updater's records as its new state, one section in memory at a time.
 pub async fn import(store: &FeedStore, input: impl Read + Seek) -> Result<ArchiveStats, FeedError> {

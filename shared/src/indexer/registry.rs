@@ -79,6 +79,12 @@ struct ManifestDoc {
     manifests: Option<Vec<Descriptor>>,
 }
 
+/// Deserializes a registry manifest or index document as `pull_manifest` does, for the fuzzers
+/// (`crate::fuzzing`).
+pub fn fuzz_manifest_doc(body: &[u8]) {
+    let _ = serde_json::from_slice::<ManifestDoc>(body);
+}
+
 /// Docker's repository name grammar, loosely: lowercase path components of `[a-z0-9._-]`.
 pub fn valid_repository(name: &str) -> bool {
     !name.is_empty()

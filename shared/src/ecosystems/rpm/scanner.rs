@@ -124,7 +124,7 @@ impl PackageScanner for RpmScanner {
 /// temporary file is written. rpm leaves its database in WAL mode (header bytes 18–19 = 2), which the
 /// in-memory VFS cannot open, so a copy with those bytes set to 1 (rollback journal) is deserialized;
 /// a committed image has an empty `-wal` file, so nothing is lost.
-fn sqlite_header_blobs(contents: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn sqlite_header_blobs(contents: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
     if !contents.starts_with(SQLITE_MAGIC) || contents.len() < 100 {
         return Err("not an SQLite database".into());
