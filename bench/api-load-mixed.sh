@@ -29,7 +29,8 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build -q -p lucid-cli --profile "$profile"
-dir="$([ "$profile" = dev ] && echo debug || echo "$profile")"
+# Cargo's output folder: `dev` builds into debug/, `bench` (like `release`) into release/.
+case "$profile" in dev) dir=debug ;; bench | release) dir=release ;; *) dir="$profile" ;; esac
 lucid="$CARGO_TARGET_DIR/$dir/lucid"
 
 work="$(mktemp -d)"
