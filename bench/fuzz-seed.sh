@@ -48,6 +48,9 @@ seed debian_oval "$eco"/debian/testdata/*.xml
 seed rhel_oval "$feeds"/oval/*.xml
 seed rhel_vex "$eco"/rhel/testdata/*.json
 seed amazon_updateinfo "$eco"/amazon/testdata/*.xml
+seed oracle_elsa "$eco"/oracle/testdata/*.xml
+seed suse_oval "$eco"/suse/testdata/*.xml
+seed photon_cve_metadata "$eco"/photon/testdata/*.json
 seed nvd "$eco"/rhel/testdata/cve-2024-22047.json
 seed kev "$eco"/alpine/testdata/v3.11-quirks.json
 seed clair_manifest "$root"/shared/src/report_format/testdata/bullseye-report.json

@@ -50,6 +50,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ubuntu_oval", ubuntu_oval),
     ("rhel_oval", rhel_oval),
     ("rhel_vex", rhel_vex),
+    ("oracle_elsa", oracle_elsa),
+    ("suse_oval", suse_oval),
+    ("photon_cve_metadata", photon_cve_metadata),
     ("amazon_updateinfo", amazon_updateinfo),
     ("amazon_repomd", amazon_repomd),
     ("nvd", nvd),
@@ -345,6 +348,22 @@ pub fn rhel_oval(data: &[u8]) {
 
 pub fn rhel_vex(data: &[u8]) {
     let _ = ecosystems::rhel::vex::parse_vex(data);
+}
+
+pub fn oracle_elsa(data: &[u8]) {
+    let _ = ecosystems::oracle::elsa::parse_elsa(data);
+}
+
+pub fn suse_oval(data: &[u8]) {
+    let product = crate::model::DistributionSelector {
+        did: "sles".into(),
+        release: "15".into(),
+    };
+    let _ = ecosystems::suse::oval::parse_oval(data, &product);
+}
+
+pub fn photon_cve_metadata(data: &[u8]) {
+    let _ = ecosystems::photon::cve_metadata::parse_cve_metadata(data, "5.0");
 }
 
 pub fn amazon_updateinfo(data: &[u8]) {
