@@ -507,6 +507,54 @@ pub fn bz2_decoder<R: Read>(compressed: R) -> bzip2::read::MultiBzDecoder<R> {
 }
 
 /// Parses a date as OVAL metadata writes it (`2024-10-21`, sometimes with a time after it) into midnight UTC.
+/// The record of an rpm OVAL definition for one affected package, as every rpm OVAL vendor files it
+/// (Red Hat, Oracle, SUSE): binary package, module stream, `[{fixed}]` or unfixed, the vendor's severity
+/// string, CVE aliases other than `name`. Callers set `updater` and `normalized_severity` (their own scale)
+/// and override what their format says differently.
+pub fn rpm_vulnerability(
+    definition: &Definition,
+    package: &AffectedPackage,
+    name: String,
+    distribution: crate::model::DistributionSelector,
+) -> crate::model::Vulnerability {
+    let fixed = package
+        .fixed_version
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    crate::model::Vulnerability {
+        aliases: definition
+            .cve_ids()
+            .into_iter()
+            .filter(|id| *id != name)
+            .collect(),
+        description: if definition.description.is_empty() {
+            definition.title.clone()
+        } else {
+            definition.description.clone()
+        },
+        issued: definition.issued.as_deref().and_then(parse_date),
+        links: definition.links(),
+        severity: definition.severity.clone(),
+        ecosystem: Some(crate::model::Ecosystem::Rpm),
+        package_name: package.name.clone(),
+        package_is_source: false,
+        distribution: Some(distribution),
+        module: package.module.clone(),
+        ranges: fixed
+            .iter()
+            .map(|version| crate::model::AffectedRange {
+                fixed: Some(version.clone()),
+                ..Default::default()
+            })
+            .collect(),
+        fixed_in_version: fixed.unwrap_or_default(),
+        name,
+        ..Default::default()
+    }
+}
+
 pub fn parse_date(text: &str) -> Option<time::OffsetDateTime> {
     let day = text.trim().get(..10)?;
     let format = time::macros::format_description!("[year]-[month]-[day]");

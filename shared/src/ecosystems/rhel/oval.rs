@@ -12,7 +12,7 @@ use std::io::Read;
 use super::vex::normalize_severity;
 use crate::feeds::FeedError;
 use crate::feeds::oval::{self, AffectedPackage, Definition, PackageInfoKind};
-use crate::model::{AffectedRange, DistributionSelector, Ecosystem, Vulnerability};
+use crate::model::{DistributionSelector, Vulnerability};
 
 /// The updater name of records from Red Hat OVAL.
 pub const UPDATER: &str = "rhel-oval";
@@ -51,48 +51,15 @@ fn to_vulnerability(
     package: &AffectedPackage,
     major: &str,
 ) -> Option<Vulnerability> {
-    let fixed = package
-        .fixed_version
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned);
     let name = advisory_name(definition);
+    let distribution = DistributionSelector {
+        did: "rhel".to_owned(),
+        release: major.to_owned(),
+    };
     Some(Vulnerability {
         updater: UPDATER.to_owned(),
-        aliases: definition
-            .cve_ids()
-            .into_iter()
-            .filter(|id| *id != name)
-            .collect(),
-        description: if definition.description.is_empty() {
-            definition.title.clone()
-        } else {
-            definition.description.clone()
-        },
-        issued: definition.issued.as_deref().and_then(oval::parse_date),
-        links: definition.links(),
-        severity: definition.severity.clone(),
         normalized_severity: normalize_severity(&definition.severity),
-        ecosystem: Some(Ecosystem::Rpm),
-        package_name: package.name.clone(),
-        package_is_source: false,
-        distribution: Some(DistributionSelector {
-            did: "rhel".to_owned(),
-            release: major.to_owned(),
-        }),
-        module: package.module.clone(),
-        arch: String::new(),
-        ranges: fixed
-            .iter()
-            .map(|version| AffectedRange {
-                fixed: Some(version.clone()),
-                ..AffectedRange::default()
-            })
-            .collect(),
-        versions: Vec::new(),
-        fixed_in_version: fixed.unwrap_or_default(),
-        name,
+        ..oval::rpm_vulnerability(definition, package, name, distribution)
     })
 }
 
