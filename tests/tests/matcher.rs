@@ -1504,3 +1504,113 @@ async fn only_the_latest_operation_counts_and_ids_are_stable() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_feed_switch_makes_only_the_namespaces_it_covers_cold() -> Result<()> {
+    let osv = osv_samples();
+    let npm = of_updater(&osv, "osv/npm");
+    assert!(npm.len() > 1, "the OSV samples have npm records");
+    let (db, matcher) = matcher_with(&[
+        ("alpine/v3.19/main", alpine_v319_main()),
+        ("osv/npm", npm.clone()),
+    ])
+    .await?;
+    // Each operation lists the namespaces its records are filed under (`update_operation.namespaces`).
+    let client = db.client().await?;
+    let namespaces = |updater: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(
+                    "SELECT uo.namespaces FROM update_operation uo
+                     JOIN latest_update_operation l ON l.uo_id = uo.id WHERE l.updater = $1",
+                    &[&updater],
+                )
+                .await?;
+            Ok::<_, anyhow::Error>(row.get::<_, Option<Vec<String>>>(0))
+        }
+    };
+    assert_eq!(
+        namespaces("alpine/v3.19/main").await?,
+        Some(vec!["apk/alpine/3.19".to_owned()])
+    );
+    assert_eq!(namespaces("osv/npm").await?, Some(vec!["npm//".to_owned()]));
+
+    let index = index_of(vec![scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ])]);
+    let cold = matcher.vulnerability_report(&index).await?;
+    assert!(!hits_of(&cold, "busybox").is_empty());
+    let after_cold = matcher.reads();
+    assert!(after_cold.candidate_queries >= 1, "{after_cold:?}");
+    // Warm: nothing but the freshness is read.
+    assert_eq!(matcher.vulnerability_report(&index).await?, cold);
+    assert_eq!(matcher.reads(), after_cold);
+
+    // An npm update does not cover Alpine: the Alpine candidates stay warm, and the report is unchanged
+    // (its freshness lists only the feeds covering the image).
+    commit_feed(&db, "osv/npm", &npm[1..]).await?;
+    let after_npm = matcher.vulnerability_report(&index).await?;
+    assert_eq!(after_npm.vulnerabilities, cold.vulnerabilities);
+    assert_eq!(
+        matcher.reads().candidate_queries,
+        after_cold.candidate_queries
+    );
+
+    // A new feed filing records under the cached namespace is seen at once by the same matcher.
+    let mut community: Vec<Vulnerability> = alpine_v319_main()
+        .into_iter()
+        .filter(|r| r.package_name == "busybox")
+        .take(1)
+        .collect();
+    assert_eq!(community.len(), 1);
+    community[0].updater = "alpine/v3.19/community".into();
+    community[0].name = "CVE-2099-0001".into();
+    community[0].aliases = Vec::new();
+    community[0].fixed_in_version = "99.0-r0".into();
+    community[0].ranges = vec![lucid::model::AffectedRange {
+        fixed: Some("99.0-r0".into()),
+        ..Default::default()
+    }];
+    commit_feed(&db, "alpine/v3.19/community", &community).await?;
+    let with_community = matcher.vulnerability_report(&index).await?;
+    let reread = matcher.reads();
+    assert!(
+        reread.candidate_queries > after_cold.candidate_queries,
+        "{reread:?}"
+    );
+    assert!(
+        hits_of(&with_community, "busybox")
+            .iter()
+            .any(|(name, _)| name == "CVE-2099-0001"),
+        "{:?}",
+        hits_of(&with_community, "busybox")
+    );
+    let fresh = Matcher::new(db.clone())
+        .vulnerability_report(&index)
+        .await?;
+    assert_eq!(fresh.vulnerabilities, with_community.vulnerabilities);
+    assert_eq!(
+        fresh.package_vulnerabilities,
+        with_community.package_vulnerabilities
+    );
+
+    // An operation whose namespaces are unknown (committed before they were recorded) may cover any: the
+    // next report reads the Alpine names again, and answers the same.
+    client
+        .execute(
+            "UPDATE update_operation SET namespaces = NULL
+             WHERE id = (SELECT uo_id FROM latest_update_operation WHERE updater = 'osv/npm')",
+            &[],
+        )
+        .await?;
+    let before_unknown = matcher.reads().candidate_queries;
+    let unknown = matcher.vulnerability_report(&index).await?;
+    assert!(matcher.reads().candidate_queries > before_unknown);
+    assert_eq!(unknown.vulnerabilities, with_community.vulnerabilities);
+    Ok(())
+}

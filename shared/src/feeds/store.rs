@@ -132,6 +132,9 @@ struct RecordTable {
     select: &'static str,
     link: &'static str,
     link_column: &'static str,
+    /// `update_operation.namespaces` of an operation holding the `incoming` rows (SQL), or `NULL` for
+    /// records the matcher does not look up by namespace.
+    namespaces: &'static str,
 }
 
 const VULNERABILITIES: RecordTable = RecordTable {
@@ -155,6 +158,9 @@ const VULNERABILITIES: RecordTable = RecordTable {
              normalized_severity, fixed_in_version, record::jsonb, probe::jsonb",
     link: "uo_vulnerability",
     link_column: "vulnerability_id",
+    // The matcher's namespace key (`matcher::plan::Namespace::key`).
+    namespaces: "ARRAY(SELECT DISTINCT ecosystem || '/' || dist_did || '/' || dist_release FROM incoming \
+                 ORDER BY 1)",
 };
 
 const ENRICHMENTS: RecordTable = RecordTable {
@@ -164,6 +170,7 @@ const ENRICHMENTS: RecordTable = RecordTable {
     select: "updater, cve, data::jsonb",
     link: "uo_enrichment",
     link_column: "enrichment_id",
+    namespaces: "NULL",
 };
 
 fn postgres_type(sql: &str) -> Type {
@@ -376,9 +383,10 @@ impl FeedStore {
         let row = tx
             .query_one(
                 &format!(
-                    "INSERT INTO update_operation (ref, updater, kind, fingerprint, record_count)
-                     VALUES ($1, $2, $3, $4, $5)
-                     RETURNING {OPERATION_COLUMNS}"
+                    "INSERT INTO update_operation (ref, updater, kind, fingerprint, record_count, namespaces)
+                     VALUES ($1, $2, $3, $4, $5, {})
+                     RETURNING {OPERATION_COLUMNS}",
+                    spec.namespaces
                 ),
                 &[
                     &Uuid::now_v7(),

@@ -2,8 +2,11 @@
 //! API process, so a Lambda execution environment or `lucid serve` keeps them warm).
 //!
 //! - **Candidates** per (namespace, package name), including "no record" answers, which are most of them.
-//!   They are valid for one set of live vulnerability operations (the `live` key): every report reads
-//!   that set anyway (the feed freshness query) and a feed switch changes it, which empties this cache.
+//!   A namespace's candidates are valid for one set of live vulnerability operations: those whose records
+//!   may be filed under it (`update_operation.namespaces`, the namespace's `live` key). Every report reads
+//!   the live operations anyway (the feed freshness query); a switch of a feed covering the namespace
+//!   changes its key, which empties that namespace's entry only. So an npm advisory update leaves the
+//!   cached Debian candidates warm.
 //! - **Report records** by `vulnerability` row id. Rows are content-addressed and never rewritten (a
 //!   changed advisory is a new row with a new id), so an id's record never goes stale; an id that is no
 //!   longer live is simply never asked for.
@@ -41,9 +44,7 @@ pub struct MatchCache {
 
 #[derive(Default)]
 struct State {
-    /// The live vulnerability operations (sorted ids) the cached candidates were read under.
-    live: Vec<i64>,
-    candidates: HashMap<Namespace, HashMap<String, CandidateList>>,
+    candidates: HashMap<Namespace, NamespaceCandidates>,
     candidate_count: usize,
     records: HashMap<i64, Arc<ReportVulnerability>>,
     /// The live enrichment operations (sorted ids) the cached enrichments were read under.
@@ -51,8 +52,20 @@ struct State {
     enrichments: HashMap<String, EnrichmentList>,
 }
 
+/// The cached candidates of one namespace.
+#[derive(Default)]
+struct NamespaceCandidates {
+    /// The live vulnerability operations (sorted ids) covering the namespace when these were read.
+    live: Vec<i64>,
+    names: HashMap<String, CandidateList>,
+    /// Entries counted against [`MAX_CANDIDATES`] (a name without candidates counts one).
+    count: usize,
+}
+
 /// What the cache holds for one namespace's names.
 pub struct Cached {
+    /// The live key ([`NamespaceCandidates::live`]) the hits were read under.
+    pub live: Vec<i64>,
     pub hits: Vec<CandidateList>,
     /// Names to read from the database.
     pub missing: Vec<String>,
@@ -64,50 +77,56 @@ impl MatchCache {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The cached candidates of each namespace's `names`, and the live key they belong to.
+    /// The cached candidates of each namespace's `names`, with the live key they were read under.
     pub fn lookup<'a>(
         &self,
         namespaces: impl Iterator<Item = (&'a Namespace, &'a [String])>,
-    ) -> (Vec<i64>, Vec<Cached>) {
+    ) -> Vec<Cached> {
         let state = self.state();
-        let out = namespaces
+        namespaces
             .map(|(ns, names)| {
                 let known = state.candidates.get(ns);
                 let mut cached = Cached {
+                    live: known.map(|k| k.live.clone()).unwrap_or_default(),
                     hits: Vec::new(),
                     missing: Vec::new(),
                 };
                 for name in names {
-                    match known.and_then(|k| k.get(name)) {
+                    match known.and_then(|k| k.names.get(name)) {
                         Some(list) => cached.hits.push(list.clone()),
                         None => cached.missing.push(name.clone()),
                     }
                 }
                 cached
             })
-            .collect();
-        (state.live.clone(), out)
+            .collect()
     }
 
-    /// Remembers candidates read under the live operations `live` (sorted); a different key than the
-    /// cache holds replaces everything it holds.
+    /// Remembers candidates of `ns` read under its live key `live` (sorted operation ids); a different key
+    /// than the cache holds for `ns` replaces what it holds for `ns`.
     pub fn store(&self, live: &[i64], ns: &Namespace, lists: &HashMap<String, CandidateList>) {
         let mut state = self.state();
-        if state.live != live {
-            state.live = live.to_vec();
-            state.candidates.clear();
-            state.candidate_count = 0;
-        }
         let added: usize = lists.values().map(|l| l.len().max(1)).sum();
         if state.candidate_count + added > MAX_CANDIDATES {
             state.candidates.clear();
             state.candidate_count = 0;
         }
-        state.candidate_count += added;
         let known = state.candidates.entry(ns.clone()).or_default();
-        for (name, list) in lists {
-            known.insert(name.clone(), list.clone());
+        let before = known.count;
+        if known.live != live {
+            *known = NamespaceCandidates {
+                live: live.to_vec(),
+                ..NamespaceCandidates::default()
+            };
         }
+        for (name, list) in lists {
+            known.count += list.len().max(1);
+            if let Some(old) = known.names.insert(name.clone(), list.clone()) {
+                known.count -= old.len().max(1);
+            }
+        }
+        let after = known.count;
+        state.candidate_count = (state.candidate_count + after).saturating_sub(before);
     }
 
     /// The cached report records among `ids`, and the ids to read.

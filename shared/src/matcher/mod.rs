@@ -18,8 +18,9 @@
 //!    the record's name and aliases).
 //!
 //! [`cache`] keeps what round trips 1 and 2 read, per matcher (the API holds one per process): candidates
-//! per (namespace, name) for the current set of live operations (the freshness query of round trip 1
-//! tells when a feed switched; the names are then read again, in a round trip 1b), and report records by
+//! per (namespace, name) for the live operations covering the namespace (the freshness query of round
+//! trip 1 tells when one of them switched; that namespace's names are then read again, in a round trip
+//! 1b; other namespaces stay warm), and report records by
 //! their immutable row id, and enrichments per CVE id for the current set of live enrichment operations.
 //! A warm report reads only the freshness.
 //! 5. **Report**: vulnerability ids are the `vulnerability` row ids (stable while the record is live: rows
@@ -73,6 +74,35 @@ pub struct Matcher {
     db: Database,
     /// Shared by clones: keep one `Matcher` per process so reports reuse what earlier ones read.
     cache: std::sync::Arc<cache::MatchCache>,
+    reads: std::sync::Arc<ReadCounters>,
+}
+
+/// What a [`Matcher`] (and its clones) has read from the database since it was made: how well its cache
+/// works (a warm report adds nothing but the freshness query).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatcherReads {
+    /// Candidate queries (one per namespace with names the cache lacks or that went stale).
+    pub candidate_queries: u64,
+    /// Candidate rows those queries returned.
+    pub candidate_rows: u64,
+    /// Report records read (matches the cache lacked).
+    pub records: u64,
+    /// CVE ids whose enrichments were read.
+    pub enriched_cves: u64,
+}
+
+#[derive(Default)]
+struct ReadCounters {
+    candidate_queries: std::sync::atomic::AtomicU64,
+    candidate_rows: std::sync::atomic::AtomicU64,
+    records: std::sync::atomic::AtomicU64,
+    enriched_cves: std::sync::atomic::AtomicU64,
+}
+
+impl ReadCounters {
+    fn add(counter: &std::sync::atomic::AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The Clair enrichment type under which a source's enrichment records are reported.
@@ -125,6 +155,18 @@ impl Matcher {
         Matcher {
             db,
             cache: std::sync::Arc::default(),
+            reads: std::sync::Arc::default(),
+        }
+    }
+
+    /// What this matcher and its clones have read from the database so far.
+    pub fn reads(&self) -> MatcherReads {
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        MatcherReads {
+            candidate_queries: get(&self.reads.candidate_queries),
+            candidate_rows: get(&self.reads.candidate_rows),
+            records: get(&self.reads.records),
+            enriched_cves: get(&self.reads.enriched_cves),
         }
     }
 
@@ -174,7 +216,7 @@ impl Matcher {
 
         // Round trip 1: the feeds, pipelined with the candidates of every name the cache lacks.
         let lookups: Vec<(&Namespace, &plan::Lookup)> = plan.lookups.iter().collect();
-        let (cached_live, cached) = self
+        let cached = self
             .cache
             .lookup(lookups.iter().map(|(ns, l)| (*ns, l.names.as_slice())));
         let read = |ns: &Namespace, names: Vec<String>| {
@@ -189,6 +231,8 @@ impl Matcher {
                 let rows = tx
                     .query(statement, &[&ecosystem, &names, &did, &release])
                     .await?;
+                ReadCounters::add(&self.reads.candidate_queries, 1);
+                ReadCounters::add(&self.reads.candidate_rows, rows.len());
                 Ok::<_, MatchError>((names, rows))
             }
         };
@@ -206,29 +250,41 @@ impl Matcher {
             .iter()
             .map(store::feed)
             .collect::<Result<_, _>>()?;
-        let mut live: Vec<i64> = feeds
+        // Each namespace's live key: the live vulnerability operations that may file records under it.
+        let live: Vec<Vec<i64>> = lookups
             .iter()
-            .filter(|f| !f.enrichment)
-            .filter_map(|f| f.uo_id)
+            .map(|(ns, _)| {
+                let key = ns.key();
+                let mut ids: Vec<i64> = feeds
+                    .iter()
+                    .filter(|f| !f.enrichment && f.may_cover(&key))
+                    .filter_map(|f| f.uo_id)
+                    .collect();
+                ids.sort_unstable();
+                ids
+            })
             .collect();
-        live.sort_unstable();
-        // A feed switched since the cached candidates were read: read those names again (round trip 1b,
-        // only right after a feed update).
-        let stale = cached_live != live;
-        if stale && cached.iter().any(|c| !c.hits.is_empty()) {
-            let again = futures::future::try_join_all(lookups.iter().zip(&cached).map(
-                |((ns, lookup), c)| {
-                    let names = if c.hits.is_empty() {
-                        Vec::new()
-                    } else {
+        // A feed of a namespace switched since its cached candidates were read: read that namespace's
+        // names again (round trip 1b, only right after an update of its feeds).
+        let stale: Vec<bool> = cached
+            .iter()
+            .zip(&live)
+            .map(|(c, live)| !c.hits.is_empty() && c.live != *live)
+            .collect();
+        if stale.contains(&true) {
+            let again = futures::future::try_join_all(lookups.iter().zip(&stale).map(
+                |((ns, lookup), stale)| {
+                    let names = if *stale {
                         lookup.names.clone()
+                    } else {
+                        Vec::new()
                     };
                     read(ns, names)
                 },
             ))
             .await?;
-            for (slot, reread) in fetched.iter_mut().zip(again) {
-                if !reread.0.is_empty() {
+            for ((slot, reread), stale) in fetched.iter_mut().zip(again).zip(&stale) {
+                if *stale {
                     *slot = reread;
                 }
             }
@@ -250,11 +306,11 @@ impl Matcher {
                 .map(|(name, list)| (name, cache::CandidateList::from(list)))
                 .collect();
             if !lists.is_empty() {
-                self.cache.store(&live, lookups[i].0, &lists);
+                self.cache.store(&live[i], lookups[i].0, &lists);
             }
             let mut all: Vec<cache::CandidateList> = lists.into_values().collect();
-            if !stale {
-                // (When stale, every namespace with hits was read again whole above.)
+            if !stale[i] {
+                // (A stale namespace was read again whole above.)
                 all.extend(cached[i].hits.iter().cloned());
             }
             candidate_lists.push(all);
@@ -362,6 +418,8 @@ impl Matcher {
             )?
         };
         tx.commit().await?;
+        ReadCounters::add(&self.reads.records, record_rows.len());
+        ReadCounters::add(&self.reads.enriched_cves, cves.len());
 
         let read_enrichments: Vec<store::Enrichment> = enrichment_rows
             .iter()

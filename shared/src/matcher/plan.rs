@@ -61,6 +61,12 @@ impl Namespace {
         }
     }
 
+    /// `ecosystem/did/release`, as `update_operation.namespaces` lists the namespaces an operation's records
+    /// are filed under (`feeds::store`).
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}", self.ecosystem.as_str(), self.did, self.release)
+    }
+
     /// Human-readable, for warnings: `dpkg packages of debian bookworm`, `pypi packages`.
     pub fn describe(&self) -> String {
         match (self.did.is_empty(), self.release.is_empty()) {

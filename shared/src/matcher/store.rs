@@ -72,7 +72,7 @@ pub fn enrichment(row: &tokio_postgres::Row) -> Result<Enrichment, StoreError> {
 pub const FEEDS: &str = "
     SELECT COALESCE(l.updater, f.updater), l.switched_at, f.last_attempt, f.last_success,
            COALESCE(f.last_error, ''), COALESCE(f.record_count, uo.record_count, 0), l.uo_id,
-           COALESCE(uo.kind, 'vulnerability'), COALESCE(f.fingerprint, '')
+           COALESCE(uo.kind, 'vulnerability'), COALESCE(f.fingerprint, ''), uo.namespaces
     FROM latest_update_operation l
     FULL JOIN feed_status f ON f.updater = l.updater
     LEFT JOIN update_operation uo ON uo.id = l.uo_id";
@@ -199,6 +199,18 @@ pub struct Feed {
     pub uo_id: Option<i64>,
     /// Whether the feed holds enrichments (NVD, KEV, EPSS) rather than vulnerabilities.
     pub enrichment: bool,
+    /// The namespaces ([`Namespace::key`]) the live operation's records are filed under; `None` when
+    /// unknown (an operation committed before migration V5 and not live then): it may cover any.
+    pub namespaces: Option<Vec<String>>,
+}
+
+impl Feed {
+    /// Whether the live operation may hold records of namespace `key` ([`Namespace::key`]).
+    pub fn may_cover(&self, key: &str) -> bool {
+        self.namespaces
+            .as_ref()
+            .is_none_or(|keys| keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok())
+    }
 }
 
 /// Reads a row of [`FEEDS`].
@@ -217,6 +229,10 @@ pub fn feed(row: &tokio_postgres::Row) -> Result<Feed, StoreError> {
         },
         uo_id: row.try_get(6)?,
         enrichment: kind == "enrichment",
+        namespaces: row.try_get::<_, Option<Vec<String>>>(9)?.map(|mut keys| {
+            keys.sort_unstable();
+            keys
+        }),
     })
 }
 
