@@ -263,7 +263,24 @@ async fn main() -> Result<()> {
         Err(_) if smoke => vec![100],
         Err(_) => SIZES.to_vec(),
     };
+    // LUCID_BENCH_PROFILE_ONLY=warm|cold: run only that kind of report, many times, printing nothing (for
+    // `perf record` of one path).
+    let only = std::env::var("LUCID_BENCH_PROFILE_ONLY").ok();
+    if let Some(kind) = only.as_deref() {
+        let index = manifest(sizes.first().copied().unwrap_or(1_000), &names);
+        let matcher = Matcher::new(db.clone());
+        for _ in 0..iterations * 5 {
+            let matcher = if kind == "cold" {
+                Matcher::new(db.clone())
+            } else {
+                matcher.clone()
+            };
+            matcher.vulnerability_report_of(index.clone()).await?;
+        }
+        return Ok(());
+    }
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mut reads = Vec::new();
     for size in sizes {
         let index = manifest(size, &names);
         let warm_matcher = Matcher::new(db.clone());
@@ -271,6 +288,7 @@ async fn main() -> Result<()> {
         for _ in 0..warmup {
             last = Some(warm_matcher.vulnerability_report(&index).await?);
         }
+        let mut cold_reads = lucid::matcher::MatcherReads::default();
         let mut cold = Vec::with_capacity(iterations);
         let mut warm = Vec::with_capacity(iterations);
         for _ in 0..iterations {
@@ -282,6 +300,7 @@ async fn main() -> Result<()> {
             let start = Instant::now();
             let report = cold_matcher.vulnerability_report_of(input).await?;
             cold.push(start.elapsed());
+            cold_reads = cold_matcher.reads();
             let start = Instant::now();
             let again = warm_matcher.vulnerability_report_of(again_input).await?;
             warm.push(start.elapsed());
@@ -303,6 +322,14 @@ async fn main() -> Result<()> {
             ms(percentile(&warm, 0.50)),
             ms(percentile(&warm, 0.99)),
             ms(percentile(&warm, 0.50)) / ms(percentile(&cold, 0.50)),
+        );
+        reads.push((size, cold_reads));
+    }
+    // What a cold report reads (a warm one reads only the feed freshness).
+    for (size, r) in reads {
+        println!(
+            "cold report at {size} packages: {} candidate rows in {} queries, {} records",
+            r.candidate_rows, r.candidate_queries, r.records
         );
     }
     Ok(())

@@ -503,14 +503,29 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
 /// ranges nor versions affects every version. Unparsable versions follow the comparator's fallback (they
 /// sort first, so they fall inside intervals that start at the first version: reported, not hidden).
 pub fn affects(ecosystem: Ecosystem, record: &Vulnerability, version: &str) -> bool {
+    affects_listed(ecosystem, &record.ranges, &record.versions, version, |v| {
+        record.versions.iter().any(|listed| listed == v)
+    })
+}
+
+/// [`affects`] over a record's `ranges` and `versions`, with the membership test of `versions` supplied by
+/// the caller (`listed(version)`): the matcher keeps its cached candidates' versions sorted and
+/// binary-searches them, where [`affects`] scans (OSV records can list hundreds of versions).
+pub fn affects_listed(
+    ecosystem: Ecosystem,
+    ranges: &[crate::model::AffectedRange],
+    versions: &[String],
+    version: &str,
+    listed: impl FnOnce(&str) -> bool,
+) -> bool {
     let compare = |a: &str, b: &str| compare_versions(ecosystem, a, b);
-    if record.versions.iter().any(|listed| listed == version) {
+    if !versions.is_empty() && listed(version) {
         return true;
     }
-    if record.ranges.is_empty() {
-        return record.versions.is_empty();
+    if ranges.is_empty() {
+        return versions.is_empty();
     }
-    record.ranges.iter().any(|range| {
+    ranges.iter().any(|range| {
         let after_start = range
             .introduced
             .as_deref()

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::plan::Namespace;
-use super::store::{Candidate, Enrichment};
+use super::store::{Enrichment, NameCandidates};
 use crate::model::ReportVulnerability;
 
 /// Candidate records kept at most (a Debian release with every package is ~100k).
@@ -35,7 +35,7 @@ const MAX_ENRICHED_CVES: usize = 200_000;
 pub type EnrichmentList = Arc<[Enrichment]>;
 
 /// Candidates of one package name in one namespace (often none).
-pub type CandidateList = Arc<[Candidate]>;
+pub type CandidateList = Arc<NameCandidates>;
 
 #[derive(Default)]
 pub struct MatchCache {
@@ -106,7 +106,7 @@ impl MatchCache {
     /// than the cache holds for `ns` replaces what it holds for `ns`.
     pub fn store(&self, live: &[i64], ns: &Namespace, lists: &HashMap<String, CandidateList>) {
         let mut state = self.state();
-        let added: usize = lists.values().map(|l| l.len().max(1)).sum();
+        let added: usize = lists.values().map(|l| l.records.len().max(1)).sum();
         if state.candidate_count + added > MAX_CANDIDATES {
             state.candidates.clear();
             state.candidate_count = 0;
@@ -120,9 +120,9 @@ impl MatchCache {
             };
         }
         for (name, list) in lists {
-            known.count += list.len().max(1);
+            known.count += list.records.len().max(1);
             if let Some(old) = known.names.insert(name.clone(), list.clone()) {
-                known.count -= old.len().max(1);
+                known.count -= old.records.len().max(1);
             }
         }
         let after = known.count;

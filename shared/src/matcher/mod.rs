@@ -131,17 +131,55 @@ pub fn cve_ids<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String>
 /// `subject` of that namespace: the name the record compares (source or binary) is the record's package,
 /// the rpm module streams are equal, the architectures agree (an empty one agrees with any), and the
 /// version is affected by the record's ranges and versions ([`osv::affects`]). The one predicate the
-/// matcher and the notifier's fan-out share.
+/// matcher and the notifier's fan-out share (the matcher applies it to its compact
+/// [`store::Candidate`]s through [`MatchFields`]).
 pub fn affects(
     ecosystem: crate::model::Ecosystem,
     record: &Vulnerability,
     subject: &plan::Subject,
 ) -> bool {
-    let (name, version) = subject.compared(record.package_is_source);
-    name == record.package_name
-        && subject.module == record.module
-        && (record.arch.is_empty() || subject.arch.is_empty() || record.arch == subject.arch)
-        && osv::affects(ecosystem, record, version)
+    MatchFields {
+        package_name: &record.package_name,
+        package_is_source: record.package_is_source,
+        module: &record.module,
+        arch: &record.arch,
+        ranges: &record.ranges,
+        versions: &record.versions,
+        versions_sorted: false,
+    }
+    .affects(ecosystem, subject)
+}
+
+/// The fields of a record that decide whether it affects a package ([`affects`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MatchFields<'a> {
+    pub package_name: &'a str,
+    pub package_is_source: bool,
+    pub module: &'a str,
+    pub arch: &'a str,
+    pub ranges: &'a [crate::model::AffectedRange],
+    pub versions: &'a [String],
+    /// `versions` are sorted (byte order): membership is a binary search rather than a scan.
+    pub versions_sorted: bool,
+}
+
+impl MatchFields<'_> {
+    /// See [`affects`].
+    pub fn affects(&self, ecosystem: crate::model::Ecosystem, subject: &plan::Subject) -> bool {
+        let (name, version) = subject.compared(self.package_is_source);
+        name == self.package_name
+            && subject.module == self.module
+            && (self.arch.is_empty() || subject.arch.is_empty() || self.arch == subject.arch)
+            && osv::affects_listed(ecosystem, self.ranges, self.versions, version, |v| {
+                if self.versions_sorted {
+                    self.versions
+                        .binary_search_by(|listed| listed.as_str().cmp(v))
+                        .is_ok()
+                } else {
+                    self.versions.iter().any(|listed| listed == v)
+                }
+            })
+    }
 }
 
 /// A candidate that matched at least one package.
@@ -295,15 +333,18 @@ impl Matcher {
             let mut by_name: HashMap<String, Vec<store::Candidate>> =
                 names.iter().map(|n| (n.clone(), Vec::new())).collect();
             for row in rows {
-                let candidate = store::candidate(row)?;
-                by_name
-                    .entry(candidate.probe.package_name.clone())
-                    .or_default()
-                    .push(candidate);
+                let (name, candidate) = store::candidate(row)?;
+                by_name.entry(name).or_default().push(candidate);
             }
             let lists: HashMap<String, cache::CandidateList> = by_name
                 .into_iter()
-                .map(|(name, list)| (name, cache::CandidateList::from(list)))
+                .map(|(name, records)| {
+                    let list = store::NameCandidates {
+                        name: name.clone(),
+                        records,
+                    };
+                    (name, cache::CandidateList::new(list))
+                })
                 .collect();
             if !lists.is_empty() {
                 self.cache.store(&live[i], lookups[i].0, &lists);
@@ -326,7 +367,7 @@ impl Matcher {
                 .filter(|f| f.uo_id.is_some())
                 .map(|f| f.name.as_str())
         };
-        let superseded: HashSet<i64> = feeds
+        let superseded: Vec<i64> = feeds
             .iter()
             .filter(|f| plan::superseded(&f.name, live_names()))
             .filter_map(|f| f.uo_id)
@@ -334,42 +375,53 @@ impl Matcher {
 
         // Compare versions.
         let mut hits: BTreeMap<i64, Hit> = BTreeMap::new();
-        let mut package_hits: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        // Installed package id → matched record ids (sorted and deduplicated below).
+        let mut package_hits: HashMap<&str, Vec<i64>> = HashMap::new();
         let mut feeds_per_namespace: HashMap<&Namespace, BTreeSet<String>> = HashMap::new();
         let mut candidates = 0usize;
         for ((ns, lookup), lists) in lookups.iter().zip(&candidate_lists) {
-            let mut seen: HashSet<i64> = HashSet::new();
-            let contributing = feeds_per_namespace.entry(ns).or_default();
-            for candidate in lists.iter().flat_map(|l| l.iter()) {
-                if !seen.insert(candidate.id) || superseded.contains(&candidate.uo_id) {
+            let mut names_seen: HashSet<&str> = HashSet::with_capacity(lists.len());
+            // Operations that filed candidates here (a handful), for the freshness of contributing feeds.
+            let mut operations: Vec<i64> = Vec::new();
+            for list in lists {
+                if !names_seen.insert(list.name.as_str()) {
                     continue;
                 }
-                candidates += 1;
-                if let Some(feed) = feed_of_operation.get(&candidate.uo_id)
-                    && !contributing.contains(*feed)
-                {
-                    contributing.insert((*feed).to_owned());
-                }
-                let Some(subjects) = lookup.by_name.get(&candidate.probe.package_name) else {
-                    continue;
-                };
-                let mut matched = false;
-                for &i in subjects {
-                    let Some(subject) = lookup.subjects.get(i) else {
+                let subjects = lookup
+                    .by_name
+                    .get(&list.name)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                for candidate in &list.records {
+                    if superseded.contains(&candidate.uo_id) {
                         continue;
-                    };
-                    if affects(ns.ecosystem, &candidate.probe, subject) {
-                        package_hits
-                            .entry(subject.package_id.clone())
-                            .or_default()
-                            .insert(candidate.id);
-                        matched = true;
+                    }
+                    candidates += 1;
+                    if !operations.contains(&candidate.uo_id) {
+                        operations.push(candidate.uo_id);
+                    }
+                    let fields = candidate.match_fields(&list.name);
+                    let mut matched = false;
+                    for subject in subjects.iter().filter_map(|&i| lookup.subjects.get(i)) {
+                        if fields.affects(ns.ecosystem, subject) {
+                            package_hits
+                                .entry(subject.package_id.as_str())
+                                .or_default()
+                                .push(candidate.id);
+                            matched = true;
+                        }
+                    }
+                    if matched {
+                        hits.entry(candidate.id).or_insert_with(|| Hit {
+                            cves: &candidate.cves,
+                        });
                     }
                 }
-                if matched {
-                    hits.entry(candidate.id).or_insert_with(|| Hit {
-                        cves: &candidate.cves,
-                    });
+            }
+            let contributing = feeds_per_namespace.entry(ns).or_default();
+            for uo in operations {
+                if let Some(feed) = feed_of_operation.get(&uo) {
+                    contributing.insert((*feed).to_owned());
                 }
             }
         }
@@ -456,30 +508,44 @@ impl Matcher {
         // Keys in the map's (string) order first, so building the map sorts plain keys rather than records.
         let mut keys: Vec<(String, i64)> = records.keys().map(|id| (id.to_string(), *id)).collect();
         keys.sort_unstable();
+        // One order of every matched record, most severe first, then by name and id (stable), ranked once:
+        // each package's list is then sorted by rank rather than by comparing records again.
+        let rank: HashMap<i64, usize> = {
+            let mut order: Vec<(std::cmp::Reverse<crate::model::Severity>, &str, usize)> = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(k, (_, id))| {
+                    let v = records.get(id)?;
+                    Some((std::cmp::Reverse(v.normalized_severity), v.name.as_str(), k))
+                })
+                .collect();
+            order.sort_unstable();
+            order
+                .iter()
+                .enumerate()
+                .map(|(rank, (_, _, k))| (keys[*k].1, rank))
+                .collect()
+        };
+        let mut by_rank: Vec<&str> = vec![""; keys.len()];
+        for (key, id) in &keys {
+            if let Some(slot) = rank.get(id).and_then(|r| by_rank.get_mut(*r)) {
+                *slot = key.as_str();
+            }
+        }
+        let mut package_vulnerabilities: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (package_id, ids) in package_hits {
+            let mut ranks: Vec<usize> = ids.iter().filter_map(|id| rank.get(id).copied()).collect();
+            ranks.sort_unstable();
+            ranks.dedup();
+            package_vulnerabilities.insert(
+                package_id.to_owned(),
+                ranks.iter().map(|r| by_rank[*r].to_owned()).collect(),
+            );
+        }
         let vulnerabilities: BTreeMap<String, Arc<ReportVulnerability>> = keys
             .into_iter()
             .filter_map(|(key, id)| records.remove(&id).map(|r| (key, r)))
             .collect();
-
-        // Most severe first, then by name and id, so the order is stable.
-        let mut package_vulnerabilities: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (package_id, ids) in package_hits {
-            let mut keyed: Vec<(std::cmp::Reverse<crate::model::Severity>, &str, String)> = ids
-                .into_iter()
-                .map(|id| {
-                    let id = id.to_string();
-                    let v = vulnerabilities.get(&id);
-                    (
-                        std::cmp::Reverse(v.map(|v| v.normalized_severity).unwrap_or_default()),
-                        v.map(|v| v.name.as_str()).unwrap_or_default(),
-                        id,
-                    )
-                })
-                .collect();
-            keyed.sort_unstable();
-            package_vulnerabilities
-                .insert(package_id, keyed.into_iter().map(|(_, _, id)| id).collect());
-        }
 
         let (enrichments, enrichment_feeds) = enrichments(&all_enrichments, &cve_to_ids);
         let (feeds, mut warnings) =

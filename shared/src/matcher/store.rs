@@ -10,9 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::types::Json;
 
 use super::plan::Namespace;
-use crate::model::{
-    AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity, Vulnerability,
-};
+use crate::model::{AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity};
 use crate::store::StoreError;
 
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
@@ -77,19 +75,45 @@ pub const FEEDS: &str = "
     FULL JOIN feed_status f ON f.updater = l.updater
     LEFT JOIN update_operation uo ON uo.id = l.uo_id";
 
-/// A record as the first query returns it.
+/// A record as the first query returns it: only what deciding a match needs, compact (a report walks
+/// thousands of them; the package name is its list's, [`NameCandidates::name`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub id: i64,
     /// The live operation holding the record (see [`feed`] for its source).
     pub uo_id: i64,
-    pub name: String,
-    /// The fields matching reads, as a record (`package_name`, `package_is_source`, `module`, `arch`,
-    /// `ranges`, `versions`), for [`super::affects`].
-    pub probe: Vulnerability,
+    pub package_is_source: bool,
+    pub module: Box<str>,
+    pub arch: Box<str>,
+    pub ranges: Box<[AffectedRange]>,
+    /// Sorted and deduplicated (byte order), so membership is a binary search.
+    pub versions: Box<[String]>,
     /// CVE ids named by the record's name and aliases ([`super::cve_ids`]), for enrichment: computed once,
     /// when the candidate is read, not per report.
-    pub cves: Vec<String>,
+    pub cves: Box<[String]>,
+}
+
+impl Candidate {
+    /// The fields [`super::affects`] reads, for a candidate of the package `name`.
+    pub fn match_fields<'a>(&'a self, name: &'a str) -> super::MatchFields<'a> {
+        super::MatchFields {
+            package_name: name,
+            package_is_source: self.package_is_source,
+            module: &self.module,
+            arch: &self.arch,
+            ranges: &self.ranges,
+            versions: &self.versions,
+            versions_sorted: true,
+        }
+    }
+}
+
+/// The candidates of one package name in one namespace (often none).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NameCandidates {
+    /// The package name (normalized) every record of the list is about.
+    pub name: String,
+    pub records: Vec<Candidate>,
 }
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
@@ -118,33 +142,33 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// Reads a candidate row of [`CANDIDATES`].
-pub fn candidate(row: &tokio_postgres::Row) -> Result<Candidate, StoreError> {
+/// Reads a candidate row of [`CANDIDATES`]: its package name and the candidate.
+pub fn candidate(row: &tokio_postgres::Row) -> Result<(String, Candidate), StoreError> {
     let id: i64 = row.try_get(0)?;
-    let name: String = row.try_get(5)?;
-    let Json(fields): Json<MatchFields> = row
+    let name: &str = row.try_get(5)?;
+    let Json(mut fields): Json<MatchFields> = row
         .try_get(6)
         .map_err(|e| corrupt("probe", id, crate::store::describe(&e)))?;
-    let cves = super::cve_ids(
-        std::iter::once(name.as_str()).chain(fields.aliases.iter().map(String::as_str)),
-    )
-    .into_iter()
-    .collect();
-    Ok(Candidate {
-        id,
-        uo_id: row.try_get(1)?,
-        name,
-        probe: Vulnerability {
-            package_name: row.try_get(2)?,
+    fields.versions.sort_unstable();
+    fields.versions.dedup();
+    let cves =
+        super::cve_ids(std::iter::once(name).chain(fields.aliases.iter().map(String::as_str)))
+            .into_iter()
+            .collect();
+    let module: &str = row.try_get(4)?;
+    Ok((
+        row.try_get(2)?,
+        Candidate {
+            id,
+            uo_id: row.try_get(1)?,
             package_is_source: row.try_get(3)?,
-            module: row.try_get(4)?,
-            arch: fields.arch,
-            ranges: fields.ranges,
-            versions: fields.versions,
-            ..Vulnerability::default()
+            module: module.into(),
+            arch: fields.arch.into(),
+            ranges: fields.ranges.into(),
+            versions: fields.versions.into(),
+            cves,
         },
-        cves,
-    })
+    ))
 }
 
 /// The part of a stored record a report shows (the stored JSON is a [`Vulnerability`](crate::model::Vulnerability)).
