@@ -167,8 +167,10 @@ impl MatchFields<'_> {
     /// See [`affects`].
     pub fn affects(&self, ecosystem: crate::model::Ecosystem, subject: &plan::Subject) -> bool {
         let (name, version) = subject.compared(self.package_is_source);
+        // (Modules are mostly empty on both sides: that case skips the byte comparison.)
         name == self.package_name
-            && subject.module == self.module
+            && (subject.module.is_empty() && self.module.is_empty()
+                || subject.module == self.module)
             && (self.arch.is_empty() || subject.arch.is_empty() || self.arch == subject.arch)
             && osv::affects_listed(ecosystem, self.ranges, self.versions, version, |v| {
                 if self.versions_sorted {

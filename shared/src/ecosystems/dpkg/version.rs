@@ -105,41 +105,48 @@ impl FromStr for DpkgVersion {
 
     /// dpkg's `parseversion`: trims blanks, splits the epoch at the first `:` and the revision at the last `-`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.as_bytes().contains(&0) {
-            // dpkg reads C strings and would silently stop at the NUL; refuse instead of guessing.
-            return Err(DpkgVersionError::Nul);
-        }
-        let trimmed = s.trim_matches(|c: char| c == ' ' || c == '\t');
-        if trimmed.is_empty() {
-            return Err(DpkgVersionError::Empty);
-        }
-        if trimmed.bytes().any(is_blank) {
-            return Err(DpkgVersionError::EmbeddedSpace);
-        }
-        let (epoch, rest) = match trimmed.split_once(':') {
-            Some((epoch_text, rest)) => {
-                let epoch = parse_epoch(epoch_text)?;
-                if rest.is_empty() {
-                    return Err(DpkgVersionError::NothingAfterColon);
-                }
-                (epoch, rest)
-            }
-            None => (0, trimmed),
-        };
-        let (upstream, revision) = match rest.rsplit_once('-') {
-            Some((_, "")) => return Err(DpkgVersionError::RevisionEmpty),
-            Some((upstream, revision)) => (upstream, revision),
-            None => (rest, ""),
-        };
-        if upstream.is_empty() {
-            return Err(DpkgVersionError::UpstreamEmpty);
-        }
+        let (epoch, upstream, revision) = parse_parts(s)?;
         Ok(DpkgVersion {
             epoch,
             upstream: upstream.to_owned(),
             revision: revision.to_owned(),
         })
     }
+}
+
+/// [`DpkgVersion::from_str`] without allocating: the epoch and slices of `s` (the matcher compares
+/// thousands of versions per report).
+fn parse_parts(s: &str) -> Result<(u32, &str, &str), DpkgVersionError> {
+    if s.as_bytes().contains(&0) {
+        // dpkg reads C strings and would silently stop at the NUL; refuse instead of guessing.
+        return Err(DpkgVersionError::Nul);
+    }
+    let trimmed = s.trim_matches(|c: char| c == ' ' || c == '\t');
+    if trimmed.is_empty() {
+        return Err(DpkgVersionError::Empty);
+    }
+    if trimmed.bytes().any(is_blank) {
+        return Err(DpkgVersionError::EmbeddedSpace);
+    }
+    let (epoch, rest) = match trimmed.split_once(':') {
+        Some((epoch_text, rest)) => {
+            let epoch = parse_epoch(epoch_text)?;
+            if rest.is_empty() {
+                return Err(DpkgVersionError::NothingAfterColon);
+            }
+            (epoch, rest)
+        }
+        None => (0, trimmed),
+    };
+    let (upstream, revision) = match rest.rsplit_once('-') {
+        Some((_, "")) => return Err(DpkgVersionError::RevisionEmpty),
+        Some((upstream, revision)) => (upstream, revision),
+        None => (rest, ""),
+    };
+    if upstream.is_empty() {
+        return Err(DpkgVersionError::UpstreamEmpty);
+    }
+    Ok((epoch, upstream, revision))
 }
 
 impl fmt::Display for DpkgVersion {
@@ -214,12 +221,19 @@ fn compare_part(a: &str, b: &str) -> Ordering {
     Ordering::Equal
 }
 
+/// dpkg's ordering of parsed versions (epoch, upstream, revision).
+fn compare_parsed(a: (u32, &str, &str), b: (u32, &str, &str)) -> Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| compare_part(a.1, b.1))
+        .then_with(|| compare_part(a.2, b.2))
+}
+
 impl Ord for DpkgVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.epoch
-            .cmp(&other.epoch)
-            .then_with(|| compare_part(&self.upstream, &other.upstream))
-            .then_with(|| compare_part(&self.revision, &other.revision))
+        compare_parsed(
+            (self.epoch, &self.upstream, &self.revision),
+            (other.epoch, &other.upstream, &other.revision),
+        )
     }
 }
 
@@ -245,8 +259,8 @@ impl Eq for DpkgVersion {}
 /// rather than silently passing as fixed; it also agrees with `dpkg --compare-versions`, which treats an
 /// empty version as older than any other.
 pub fn compare(a: &str, b: &str) -> Ordering {
-    match (a.parse::<DpkgVersion>(), b.parse::<DpkgVersion>()) {
-        (Ok(a), Ok(b)) => a.cmp(&b),
+    match (parse_parts(a), parse_parts(b)) {
+        (Ok(a), Ok(b)) => compare_parsed(a, b),
         (Err(_), Ok(_)) => Ordering::Less,
         (Ok(_), Err(_)) => Ordering::Greater,
         (Err(_), Err(_)) => a.as_bytes().cmp(b.as_bytes()),
