@@ -1614,3 +1614,46 @@ async fn a_feed_switch_makes_only_the_namespaces_it_covers_cold() -> Result<()> 
     assert_eq!(unknown.vulnerabilities, with_community.vulnerabilities);
     Ok(())
 }
+
+#[tokio::test]
+async fn records_stored_before_the_report_column_read_the_same() -> Result<()> {
+    // Rows written before migration V6 get their `report` text from the JSONB record (the migration's
+    // backfill); rows written since get it from the feed store. Both must read as the same report.
+    let osv = osv_samples();
+    let (db, matcher) = matcher_with(&[
+        ("alpine/v3.19/main", alpine_v319_main()),
+        ("osv/PyPI", of_updater(&osv, "osv/PyPI")),
+    ])
+    .await?;
+    let mut packages = scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ]);
+    packages.packages.push(package(
+        Ecosystem::PyPI,
+        "requests",
+        "2.30.0",
+        "site-packages/requests-2.30.0.dist-info/METADATA",
+    ));
+    let index = index_of(vec![packages]);
+    let written = matcher.vulnerability_report(&index).await?;
+    assert!(!hits_of(&written, "busybox").is_empty());
+    assert!(!hits_of(&written, "requests").is_empty());
+    let backfilled = db
+        .client()
+        .await?
+        .execute(
+            "UPDATE vulnerability SET report = (record - 'versions' - 'ranges' - 'aliases')::text",
+            &[],
+        )
+        .await?;
+    assert!(backfilled > 0);
+    let read = Matcher::new(db.clone())
+        .vulnerability_report(&index)
+        .await?;
+    assert_eq!(read, written);
+    Ok(())
+}

@@ -121,6 +121,49 @@ impl<'a> MatchProbe<'a> {
     }
 }
 
+/// The `report` column of a vulnerability row: the record without the fields only matching needs, as JSON
+/// text the matcher parses directly (`matcher::store::RECORDS`, `ReportRecord`), so PostgreSQL does not
+/// convert the JSONB record for every matched row. Field names and formats are the record's own.
+#[derive(serde::Serialize)]
+struct ReportFields<'a> {
+    updater: &'a str,
+    name: &'a str,
+    description: &'a str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    issued: Option<time::OffsetDateTime>,
+    links: &'a [String],
+    severity: &'a str,
+    normalized_severity: crate::model::Severity,
+    ecosystem: Option<Ecosystem>,
+    package_name: &'a str,
+    package_is_source: bool,
+    distribution: &'a Option<crate::model::DistributionSelector>,
+    module: &'a str,
+    arch: &'a str,
+    fixed_in_version: &'a str,
+}
+
+impl<'a> ReportFields<'a> {
+    fn of(record: &'a Vulnerability) -> Self {
+        ReportFields {
+            updater: &record.updater,
+            name: &record.name,
+            description: &record.description,
+            issued: record.issued,
+            links: &record.links,
+            severity: &record.severity,
+            normalized_severity: record.normalized_severity,
+            ecosystem: record.ecosystem,
+            package_name: &record.package_name,
+            package_is_source: record.package_is_source,
+            distribution: &record.distribution,
+            module: &record.module,
+            arch: &record.arch,
+            fixed_in_version: &record.fixed_in_version,
+        }
+    }
+}
+
 /// The tables one kind of record lives in.
 struct RecordTable {
     /// `update_operation.kind`.
@@ -152,10 +195,11 @@ const VULNERABILITIES: RecordTable = RecordTable {
         ("fixed_in_version", "TEXT"),
         ("record", "TEXT"),
         ("probe", "TEXT"),
+        ("report", "TEXT"),
     ],
     table: "vulnerability",
     select: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, module, \
-             normalized_severity, fixed_in_version, record::jsonb, probe::jsonb",
+             normalized_severity, fixed_in_version, record::jsonb, probe, report",
     link: "uo_vulnerability",
     link_column: "vulnerability_id",
     // The matcher's namespace key (`matcher::plan::Namespace::key`).
@@ -226,6 +270,8 @@ impl FeedStore {
             let (hash, json) = canonical(r, &r.name)?;
             let probe = serde_json::to_string(&MatchProbe::of(r))
                 .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.name)))?;
+            let report = serde_json::to_string(&ReportFields::of(r))
+                .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.name)))?;
             let (did, release) = r
                 .distribution
                 .as_ref()
@@ -246,6 +292,7 @@ impl FeedStore {
                     Box::new(r.fixed_in_version.clone()),
                     Box::new(json),
                     Box::new(probe),
+                    Box::new(report),
                 ],
             ));
         }

@@ -7,7 +7,6 @@
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio_postgres::types::Json;
 
 use super::plan::Namespace;
 use crate::model::{AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity};
@@ -31,11 +30,9 @@ pub const CANDIDATES: &str = "
     WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4";
 
 /// The matched records, without the parts only matching needs (OSV version lists can run to hundreds of
-/// entries). Distro records (a distribution id) have none of those of any size, and each `-` copies the
-/// record, so they are sent as stored: [`ReportRecord`] ignores the extra fields either way.
-pub const RECORDS: &str = "
-    SELECT id, CASE WHEN dist_did = '' THEN record - 'versions' - 'ranges' - 'aliases' ELSE record END
-    FROM vulnerability WHERE id = ANY($1)";
+/// entries): the `report` column, JSON text written at commit (migration V6), which PostgreSQL sends as
+/// stored.
+pub const RECORDS: &str = "SELECT id, report FROM vulnerability WHERE id = ANY($1)";
 
 /// Live enrichment records for a set of CVE ids.
 pub const ENRICHMENTS: &str = "
@@ -146,9 +143,9 @@ where
 pub fn candidate(row: &tokio_postgres::Row) -> Result<(String, Candidate), StoreError> {
     let id: i64 = row.try_get(0)?;
     let name: &str = row.try_get(5)?;
-    let Json(mut fields): Json<MatchFields> = row
-        .try_get(6)
-        .map_err(|e| corrupt("probe", id, crate::store::describe(&e)))?;
+    let probe: &str = row.try_get(6)?;
+    let mut fields: MatchFields =
+        serde_json::from_str(probe).map_err(|e| corrupt("probe", id, e))?;
     fields.versions.sort_unstable();
     fields.versions.dedup();
     let cves =
@@ -204,9 +201,8 @@ pub struct ReportRecord {
 /// Reads a row of [`RECORDS`].
 pub fn record(row: &tokio_postgres::Row) -> Result<(i64, ReportRecord), StoreError> {
     let id: i64 = row.try_get(0)?;
-    let Json(record): Json<ReportRecord> = row
-        .try_get(1)
-        .map_err(|e| corrupt("record", id, crate::store::describe(&e)))?;
+    let text: &str = row.try_get(1)?;
+    let record: ReportRecord = serde_json::from_str(text).map_err(|e| corrupt("record", id, e))?;
     Ok((id, record))
 }
 
