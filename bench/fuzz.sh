@@ -10,6 +10,8 @@
 # /var/tmp/target-fuzz) without a sanitizer (the library is safe Rust; panics, hangs and OOMs are what is
 # looked for) and with debug assertions (integer overflow panics). Crashing inputs land in
 # fuzz/artifacts/<target>/: add each to shared/tests/fuzz-regressions/<target>/ once fixed.
+# Do not pause a running fuzzer (SIGSTOP) to free the machine: libFuzzer's per-input timeout is wall-clock
+# time, so the input running at the pause is reported as a timeout when it resumes, and the run ends there.
 # Set FUZZ_APPEND=1 to add rows to the existing table instead of starting a new one, FUZZ_NO_BUILD=1 to run
 # the binaries already built.
 set -euo pipefail

@@ -54,6 +54,12 @@ async fn names(db: &lucid::store::Database) -> Result<BTreeMap<String, Vec<Strin
     Ok(out)
 }
 
+/// Whether half the packages carry ancient versions (the default upper bound) or all current ones
+/// (`LUCID_BENCH_VERSIONS=current`: only unfixed records apply, as in an up-to-date image).
+fn all_current() -> bool {
+    std::env::var("LUCID_BENCH_VERSIONS").is_ok_and(|v| v == "current")
+}
+
 fn manifest(size: usize, names: &BTreeMap<String, Vec<String>>) -> IndexReport {
     let mut report = IndexReport::new(
         Digest::sha256_of(format!("bench manifest {size}").as_bytes()),
@@ -82,7 +88,7 @@ fn manifest(size: usize, names: &BTreeMap<String, Vec<String>>) -> IndexReport {
     };
     let mut used = BTreeSet::new();
     for i in 0..size {
-        let old = i % 2 == 0;
+        let old = i % 2 == 0 && !all_current();
         let (eco, name, version, source) = match i % 10 {
             0..=5 => {
                 let source = pick("dpkg", i);
