@@ -61,12 +61,25 @@ impl Archive {
         let file = File::open(path).map_err(|e| ImageError::io(path, e))?;
         let mut archive = tar::Archive::new(file);
         let mut entries = HashMap::new();
-        let iter = archive
-            .entries_with_seek()
-            .map_err(|e| ImageError::not_an_image(path, format!("not a tar archive: {e}")))?;
+        let iter = archive.entries_with_seek().map_err(|e| {
+            ImageError::not_an_image(
+                path,
+                format!(
+                    "not a tar archive: {}",
+                    crate::layer::reader::printable(&e.to_string())
+                ),
+            )
+        })?;
         for entry in iter {
-            let entry = entry
-                .map_err(|e| ImageError::not_an_image(path, format!("corrupt tar archive: {e}")))?;
+            let entry = entry.map_err(|e| {
+                ImageError::not_an_image(
+                    path,
+                    format!(
+                        "corrupt tar archive: {}",
+                        crate::layer::reader::printable(&e.to_string())
+                    ),
+                )
+            })?;
             if entries.len() >= MAX_ENTRIES {
                 return Err(ImageError::not_an_image(
                     path,

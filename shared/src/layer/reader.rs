@@ -718,14 +718,47 @@ fn tar_failure(e: io::Error, progress: &Progress, entries_seen: u64) -> LayerErr
             tar_bytes,
         };
     }
+    // The tar crate quotes header bytes in its messages (paths, numeric fields): from a hostile layer those
+    // are arbitrary, so the reason stored and shown is made printable first.
+    let reason = printable(&message);
     if entries_seen == 0 {
-        return LayerError::NotTar { reason: message };
+        return LayerError::NotTar { reason };
     }
     LayerError::BadTarHeader {
         entry: entries_seen + 1,
         tar_bytes,
-        reason: message,
+        reason,
     }
+}
+
+/// Longest failure reason kept from a parser's message, in characters.
+const MAX_REASON_CHARS: usize = 200;
+
+/// A message that may quote untrusted bytes, fit to store in PostgreSQL text and show in a terminal:
+/// control characters (NUL included) and U+FFFD replacement characters escaped, at most
+/// [`MAX_REASON_CHARS`] characters (then `…`).
+pub fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_REASON_CHARS + 16));
+    let mut count = 0;
+    for c in message.chars() {
+        let escaped = c.is_control() || c == char::REPLACEMENT_CHARACTER;
+        let width = if escaped {
+            c.escape_default().count()
+        } else {
+            1
+        };
+        if count + width > MAX_REASON_CHARS {
+            out.push('…');
+            break;
+        }
+        count += width;
+        if escaped {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Normalizes a tar path: relative, `/`-separated, without empty, `.` or trailing components; the layer

@@ -316,6 +316,26 @@ fn garbage_is_not_a_tar() {
     }
     assert!(matches!(read(&garbage), Err(LayerError::NotTar { .. })));
     assert!(matches!(read(b""), Err(LayerError::NotTar { .. })));
+    // The reason quotes header bytes through the tar crate: printable, short, no NUL (it is stored in
+    // PostgreSQL text and shown in terminals).
+    let mut hostile = vec![0u8; 512];
+    hostile[..100].copy_from_slice(&[0x1bu8, b'[', b'2', b'J', 0xff, 0x07].repeat(17)[..100]);
+    hostile[124..136].copy_from_slice(&[0, b'z', b'z', 0x1b, 0xff, b'z', b'z', 7, 0, 1, 2, 3]);
+    hostile[148..156].copy_from_slice(&[0xfe; 8]);
+    hostile.extend(std::iter::repeat_n(0x41u8, 4096));
+    for blob in [garbage.clone(), hostile] {
+        let reason = match read(&blob) {
+            Err(LayerError::NotTar { reason }) | Err(LayerError::BadTarHeader { reason, .. }) => {
+                reason
+            }
+            other => panic!("expected a tar error, got {other:?}"),
+        };
+        assert!(
+            reason.chars().all(|c| !c.is_control() && c != '\u{fffd}'),
+            "{reason:?}"
+        );
+        assert!(reason.chars().count() <= 201, "{reason:?}");
+    }
     assert!(matches!(read(&gzip(b"")), Err(LayerError::NotTar { .. })));
 }
 
