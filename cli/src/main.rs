@@ -1,6 +1,10 @@
 //! `lucid`: scan images locally, serve the whole system on one machine, update feeds, report against a
 //! deployed stack. Every command runs the same `lucid` library code the Lambda functions run.
 
+/// mimalloc rather than glibc's malloc: see the workspace `Cargo.toml`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -24,6 +24,10 @@ use lucid::model::{
     Digest, Ecosystem, Environment, IndexReport, IndexState, ReportDistribution, ReportPackage,
 };
 
+/// The allocator the binaries use (see the workspace `Cargo.toml`), so the figures are theirs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SIZES: [usize; 3] = [100, 1_000, 5_000];
 const WARMUP: usize = 5;
 const ITERATIONS: usize = 100;

@@ -1,5 +1,9 @@
 //! The API function: API Gateway HTTP API (payload v2) → `lucid::api::handle`.
 
+/// mimalloc rather than glibc's malloc: see the workspace `Cargo.toml`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use lambda_http::service_fn;

@@ -2,6 +2,10 @@
 //! (both through SQS, with partial batch failure reporting; notifications may also come directly) →
 //! `lucid::indexer::Indexer::handle_event`.
 
+/// mimalloc rather than glibc's malloc: see the workspace `Cargo.toml`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -1,6 +1,10 @@
 //! The notifier function: the notify queue (SQS, partial batch failures) and a maintenance schedule →
 //! `lucid_notifier::handle`.
 
+/// mimalloc rather than glibc's malloc: see the workspace `Cargo.toml`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};

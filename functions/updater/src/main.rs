@@ -1,6 +1,10 @@
 //! The updater function: an EventBridge schedule → `lucid_updater::handle` (pull every configured feed,
 //! commit changed ones as update operations, queue diffs for the notifier, garbage-collect).
 
+/// mimalloc rather than glibc's malloc: see the workspace `Cargo.toml`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
