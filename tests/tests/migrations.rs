@@ -63,3 +63,96 @@ async fn unreachable_database_is_one_clear_error() {
     assert!(err.starts_with("database unreachable"), "{err}");
     assert!(!err.contains('\n'), "{err}");
 }
+
+/// The statements of a migration file that rewrite existing rows (its `UPDATE`s), as a database from before
+/// that migration would run them.
+fn backfill_statements(file: &str) -> Vec<String> {
+    let path = harness::repo_root().join("infra/migrations").join(file);
+    let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let code: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|statement| statement.starts_with("UPDATE"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
+    use lucid::feeds::store::FeedStore;
+    use std::path::Path;
+
+    // Real records of two kinds of namespace (a distribution release, a language ecosystem), written by
+    // the feed store as an update does.
+    let db = harness::database().await?;
+    let shared = harness::repo_root().join("shared/src");
+    let alpine = lucid::ecosystems::alpine::parse_alpine_secdb(&std::fs::read(
+        shared.join("ecosystems/alpine/testdata/v3.19-main.json"),
+    )?)?;
+    let osv = lucid::feeds::osv::parse_directory(Path::new(&shared.join("feeds/testdata/osv")))?;
+    let store = FeedStore::new(db.clone());
+    store.commit("alpine/v3.19/main", "t", &alpine).await?;
+    let pypi: Vec<_> = osv
+        .into_iter()
+        .filter(|r| r.updater == "osv/PyPI")
+        .collect();
+    assert!(!pypi.is_empty());
+    store.commit("osv/PyPI", "t", &pypi).await?;
+
+    let client = db.client().await?;
+    let namespaces = "SELECT id, namespaces FROM update_operation ORDER BY id";
+    let reports = "SELECT id, report FROM vulnerability ORDER BY id";
+    let read_namespaces = |rows: Vec<tokio_postgres::Row>| -> Vec<(i64, Option<Vec<String>>)> {
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    };
+    let read_reports = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<(i64, serde_json::Value)>> {
+        rows.iter()
+            .map(|r| Ok((r.get(0), serde_json::from_str(r.get::<_, &str>(1))?)))
+            .collect()
+    };
+    let written_namespaces = read_namespaces(client.query(namespaces, &[]).await?);
+    assert_eq!(
+        written_namespaces
+            .iter()
+            .map(|(_, n)| n.clone())
+            .collect::<Vec<_>>(),
+        [
+            Some(vec!["apk/alpine/3.19".to_owned()]),
+            Some(vec!["pypi//".to_owned()])
+        ]
+    );
+    let written_reports = read_reports(client.query(reports, &[]).await?)?;
+    assert!(written_reports.len() > 10);
+
+    // As a database from before migrations V5 and V6 had them: no namespaces, no report text. Their own
+    // backfill statements must restore exactly what the feed store writes.
+    client
+        .batch_execute(
+            "UPDATE update_operation SET namespaces = NULL; UPDATE vulnerability SET report = ''",
+        )
+        .await?;
+    let statements: Vec<String> = [
+        "V5__operation_namespaces.sql",
+        "V6__vulnerability_report_text.sql",
+    ]
+    .iter()
+    .flat_map(|file| backfill_statements(file))
+    .collect();
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    for statement in &statements {
+        client.batch_execute(statement).await?;
+    }
+    assert_eq!(
+        read_namespaces(client.query(namespaces, &[]).await?),
+        written_namespaces
+    );
+    assert_eq!(
+        read_reports(client.query(reports, &[]).await?)?,
+        written_reports
+    );
+    Ok(())
+}
