@@ -13,7 +13,8 @@
 # Do not pause a running fuzzer (SIGSTOP) to free the machine: libFuzzer's per-input timeout is wall-clock
 # time, so the input running at the pause is reported as a timeout when it resumes, and the run ends there.
 # Set FUZZ_APPEND=1 to add rows to the existing table instead of starting a new one, FUZZ_NO_BUILD=1 to run
-# the binaries already built.
+# the binaries already built, FUZZ_JOBS=N to run N targets at a time (one per core; rows are added as each
+# target ends).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${FUZZ_RUNS:-10000000}"
@@ -38,12 +39,13 @@ else
   (cd "$root/fuzz" && cargo +nightly fuzz build -s none -a)
 fi
 bin_dir="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
+jobs="${FUZZ_JOBS:-1}"
 
 if [ "${FUZZ_APPEND:-}" != 1 ] || [ ! -f "$results" ]; then
   {
     echo "# Fuzzing results"
     echo
-    echo "Written by \`bench/fuzz.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores shared with other work, one fuzzer at a"
+    echo "Written by \`bench/fuzz.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores shared with other work, $jobs fuzzer(s) at a"
     echo "time, \`nice -n 10\`, no sanitizer, debug assertions on, -rss_limit_mb=$rss -timeout=$timeout)."
     echo "Limit per target: $runs executions or $seconds s, whichever first. \"crashes\" counts new crash, timeout, OOM"
     echo "or leak inputs in \`fuzz/artifacts/<target>/\` (slow-unit reports are not counted)."
@@ -51,6 +53,13 @@ if [ "${FUZZ_APPEND:-}" != 1 ] || [ ! -f "$results" ]; then
     echo "| target | execs | seconds | execs/s | ≥ 10 M | crashes | corpus |"
     echo "|---|---:|---:|---:|---|---:|---:|"
   } > "$results"
+fi
+
+if [ "$jobs" -gt 1 ]; then
+  # The table header is written above; each child runs one target and appends its row.
+  printf '%s\n' "${targets[@]}" |
+    FUZZ_NO_BUILD=1 FUZZ_APPEND=1 FUZZ_JOBS=1 xargs -P "$jobs" -I{} bash "$0" {}
+  exit 0
 fi
 
 for t in "${targets[@]}"; do
