@@ -419,3 +419,20 @@ pub fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
     assert!(stderr.contains(needle), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// The statements of a migration file in `infra/migrations` that rewrite existing rows (its `UPDATE`s), as a
+/// database from before that migration ran them: tests check a backfill against what the code writes.
+pub fn backfill_statements(file: &str) -> Vec<String> {
+    let path = repo_root().join("infra/migrations").join(file);
+    let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let code: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|statement| statement.starts_with("UPDATE"))
+        .map(str::to_owned)
+        .collect()
+}

@@ -1642,18 +1642,38 @@ async fn records_stored_before_the_report_column_read_the_same() -> Result<()> {
     let written = matcher.vulnerability_report(&index).await?;
     assert!(!hits_of(&written, "busybox").is_empty());
     assert!(!hits_of(&written, "requests").is_empty());
-    let backfilled = db
-        .client()
-        .await?
-        .execute(
-            "UPDATE vulnerability SET report = (record - 'versions' - 'ranges' - 'aliases')::text",
-            &[],
-        )
-        .await?;
+    let client = db.client().await?;
+    let backfill = harness::backfill_statements("V6__vulnerability_report_text.sql");
+    assert_eq!(backfill.len(), 1, "{backfill:?}");
+    let backfilled = client.execute(backfill[0].as_str(), &[]).await?;
     assert!(backfilled > 0);
     let read = Matcher::new(db.clone())
         .vulnerability_report(&index)
         .await?;
     assert_eq!(read, written);
+
+    // A row whose stored text is not a record is a clear error naming the row, not a panic or a report
+    // that silently lacks it.
+    let broken: i64 = written
+        .vulnerabilities
+        .keys()
+        .next()
+        .context("no findings")?
+        .parse()?;
+    client
+        .execute(
+            "UPDATE vulnerability SET report = '{\"name\": ' WHERE id = $1",
+            &[&broken],
+        )
+        .await?;
+    let err = Matcher::new(db.clone())
+        .vulnerability_report(&index)
+        .await
+        .expect_err("a corrupt record must fail the report");
+    let message = err.to_string();
+    assert!(
+        matches!(err, MatchError::Store(_)) && message.contains(&format!("vulnerability {broken}")),
+        "{message}"
+    );
     Ok(())
 }

@@ -64,23 +64,6 @@ async fn unreachable_database_is_one_clear_error() {
     assert!(!err.contains('\n'), "{err}");
 }
 
-/// The statements of a migration file that rewrite existing rows (its `UPDATE`s), as a database from before
-/// that migration would run them.
-fn backfill_statements(file: &str) -> Vec<String> {
-    let path = harness::repo_root().join("infra/migrations").join(file);
-    let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let code: String = sql
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    code.split(';')
-        .map(str::trim)
-        .filter(|statement| statement.starts_with("UPDATE"))
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::test]
 async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
     use lucid::feeds::store::FeedStore;
@@ -140,7 +123,7 @@ async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
         "V6__vulnerability_report_text.sql",
     ]
     .iter()
-    .flat_map(|file| backfill_statements(file))
+    .flat_map(|file| harness::backfill_statements(file))
     .collect();
     assert_eq!(statements.len(), 2, "{statements:?}");
     for statement in &statements {
