@@ -33,6 +33,10 @@ pub async fn serve(
     );
     let _ = std::io::stdout().flush();
     let (notifier, stop_notifier) = spawn_notifier(&services, addr);
+    let matcher_refresh = services
+        .config
+        .matcher_refresh
+        .map(|every| api.matcher().spawn_refresh(every));
     let updater =
         update_interval.map(|every| crate::schedule::UpdaterTask::spawn(services.clone(), every));
     lucid::api::server::serve_with_worker(
@@ -43,6 +47,9 @@ pub async fn serve(
     )
     .await?;
     let _ = stop_notifier.send(true);
+    if let Some(refresh) = matcher_refresh {
+        refresh.abort();
+    }
     if let Err(e) = notifier.await {
         tracing::error!(error = %e, "the notifier worker ended abnormally");
     }

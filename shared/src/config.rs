@@ -67,6 +67,9 @@ pub struct Config {
     pub db_pool_size: usize,
     /// `LUCID_DB_CONNECT_TIMEOUT_SECS` (default 5).
     pub db_connect_timeout: Duration,
+    /// How often the API's matcher loads whole the namespaces whose feeds switched
+    /// (`LUCID_MATCHER_REFRESH_SECS`, default 60; 0: never, every report reads what its cache lacks).
+    pub matcher_refresh: Option<Duration>,
     pub blobs: BlobConfig,
     pub queues: QueueConfig,
     /// `AWS_ENDPOINT_URL`: an S3/SQS-compatible endpoint (emulators, MinIO).
@@ -142,6 +145,16 @@ impl Config {
             5,
             1..=600,
         )? as u64);
+
+        let matcher_refresh = match parse_number(
+            "LUCID_MATCHER_REFRESH_SECS",
+            get("LUCID_MATCHER_REFRESH_SECS"),
+            60,
+            0..=86_400,
+        )? {
+            0 => None,
+            secs => Some(Duration::from_secs(secs as u64)),
+        };
 
         let home = match get("LUCID_HOME") {
             Some(h) => PathBuf::from(h),
@@ -279,6 +292,7 @@ impl Config {
             database_secret_arn,
             db_pool_size,
             db_connect_timeout,
+            matcher_refresh,
             blobs,
             queues,
             aws_endpoint_url,
@@ -441,6 +455,17 @@ mod tests {
         assert_eq!(c.queues, QueueConfig::InProcess);
         assert_eq!(c.db_pool_size, 8);
         assert!(c.require_database_url().is_err());
+        assert_eq!(c.matcher_refresh, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn matcher_refresh_can_be_turned_off_and_bad_values_are_named() {
+        let off = cfg(&[("LUCID_MATCHER_REFRESH_SECS", "0")]).unwrap();
+        assert_eq!(off.matcher_refresh, None);
+        let every = cfg(&[("LUCID_MATCHER_REFRESH_SECS", "5")]).unwrap();
+        assert_eq!(every.matcher_refresh, Some(Duration::from_secs(5)));
+        let bad = cfg(&[("LUCID_MATCHER_REFRESH_SECS", "soon")]).unwrap_err();
+        assert_eq!(bad.variable, "LUCID_MATCHER_REFRESH_SECS");
     }
 
     #[test]

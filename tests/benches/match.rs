@@ -32,6 +32,14 @@ const SIZES: [usize; 3] = [100, 1_000, 5_000];
 const WARMUP: usize = 5;
 const ITERATIONS: usize = 100;
 
+/// This process's resident memory (`/proc/self/statm`), in MiB; 0 where it cannot be read.
+fn resident_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * 4096.0 / (1024.0 * 1024.0))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -334,6 +342,56 @@ async fn main() -> Result<()> {
             ms(percentile(&warm, 0.50)) / ms(percentile(&cold, 0.50)),
         );
         reads.push((size, cold_reads));
+    }
+    // The first report of a process whose matcher has loaded every live namespace whole
+    // (`Matcher::refresh`, which the API runs in the background at start and after feed switches): it
+    // reads no candidates, only the records and enrichments of its matches. Fewer iterations: each loads
+    // every namespace again.
+    let refreshed_iterations = if smoke { 2 } else { 20 };
+    println!();
+    println!(
+        "| packages | refresh p50 (all namespaces) | candidates loaded | first report after refresh p50 | p95 | max |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &(size, _) in &reads {
+        let index = manifest(size, &names);
+        let cold = Matcher::new(db.clone())
+            .vulnerability_report(&index)
+            .await?;
+        let mut refreshes = Vec::with_capacity(refreshed_iterations);
+        let mut firsts = Vec::with_capacity(refreshed_iterations);
+        let mut loaded = 0;
+        let mut grown_mib = 0.0;
+        for i in 0..refreshed_iterations {
+            let matcher = Matcher::new(db.clone());
+            let before = resident_mib();
+            let refresh = matcher.refresh().await?;
+            if i == 0 {
+                grown_mib = resident_mib() - before;
+            }
+            refreshes.push(refresh.elapsed);
+            loaded = refresh.candidates;
+            let input = index.clone();
+            let queries = matcher.reads().candidate_queries;
+            let start = Instant::now();
+            let report = matcher.vulnerability_report_of(input).await?;
+            firsts.push(start.elapsed());
+            if matcher.reads().candidate_queries != queries {
+                bail!("a refreshed matcher read candidates at {size} packages");
+            }
+            if report != cold {
+                bail!("a refreshed matcher disagrees with a cold one at {size} packages");
+            }
+        }
+        refreshes.sort_unstable();
+        firsts.sort_unstable();
+        println!(
+            "| {size} | {:.1} ms | {loaded} ({grown_mib:.0} MiB resident) | {:.2} ms | {:.2} ms | {:.2} ms |",
+            ms(percentile(&refreshes, 0.50)),
+            ms(percentile(&firsts, 0.50)),
+            ms(percentile(&firsts, 0.95)),
+            ms(percentile(&firsts, 1.0)),
+        );
     }
     // What a cold report reads (a warm one reads only the feed freshness).
     for (size, r) in reads {

@@ -1677,3 +1677,84 @@ async fn records_stored_before_the_report_column_read_the_same() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_refreshed_matcher_reads_no_candidates_and_answers_as_a_cold_one() -> Result<()> {
+    // `Matcher::refresh` loads whole every live namespace: a report then reads no candidates, even for
+    // names it never saw, and answers exactly as a new matcher (which reads everything) does. After a feed
+    // switch the report is right at once (it reads what went stale), and the next refresh reloads only the
+    // namespaces the switched feed covers.
+    let osv = osv_samples();
+    let pypi = of_updater(&osv, "osv/PyPI");
+    let (db, matcher) = matcher_with(&[
+        ("alpine/v3.19/main", alpine_v319_main()),
+        ("osv/PyPI", pypi),
+        ("osv/npm", of_updater(&osv, "osv/npm")),
+    ])
+    .await?;
+    let loaded = matcher.refresh().await?;
+    assert_eq!(
+        (loaded.loaded, loaded.already_whole, loaded.skipped),
+        (3, 0, 0)
+    );
+    assert!(loaded.candidates > 0, "{loaded:?}");
+    let again = matcher.refresh().await?;
+    assert_eq!((again.loaded, again.already_whole), (0, 3), "{again:?}");
+    let after_refresh = matcher.reads();
+
+    let mut packages = scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ]);
+    for (name, version) in [("requests", "2.30.0"), ("no-such-distribution", "1.0")] {
+        packages.packages.push(package(
+            Ecosystem::PyPI,
+            name,
+            version,
+            &format!("site-packages/{name}-{version}.dist-info/METADATA"),
+        ));
+    }
+    let index = index_of(vec![packages]);
+    let cold = || async {
+        Matcher::new(db.clone())
+            .vulnerability_report(&index)
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    let report = matcher.vulnerability_report(&index).await?;
+    assert_eq!(
+        matcher.reads().candidate_queries,
+        after_refresh.candidate_queries,
+        "a refreshed matcher read candidates"
+    );
+    assert!(!hits_of(&report, "busybox").is_empty());
+    assert!(!hits_of(&report, "requests").is_empty());
+    assert!(hits_of(&report, "no-such-distribution").is_empty());
+    assert_eq!(report, cold().await?);
+
+    // A switch of the Alpine feed that drops busybox's records and adds one elsewhere: the very next
+    // report reads the stale namespace again and is right.
+    let main: Vec<Vulnerability> = alpine_v319_main()
+        .into_iter()
+        .filter(|r| r.package_name != "busybox")
+        .collect();
+    commit_feed(&db, "alpine/v3.19/main", &main).await?;
+    let switched = matcher.vulnerability_report(&index).await?;
+    assert!(hits_of(&switched, "busybox").is_empty());
+    assert!(!hits_of(&switched, "requests").is_empty());
+    assert_eq!(switched, cold().await?);
+    // The next refresh reloads the Alpine namespace only; then reports read no candidates again.
+    let reloaded = matcher.refresh().await?;
+    assert_eq!(
+        (reloaded.loaded, reloaded.already_whole),
+        (1, 2),
+        "{reloaded:?}"
+    );
+    let before = matcher.reads().candidate_queries;
+    assert_eq!(matcher.vulnerability_report(&index).await?, switched);
+    assert_eq!(matcher.reads().candidate_queries, before);
+    Ok(())
+}

@@ -18,6 +18,12 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let api = Api::from_services(&services);
+    // Loads the live namespaces in the background (between and during invocations: Lambda freezes the
+    // environment otherwise), then keeps them whole across feed switches.
+    let _refresh = services
+        .config
+        .matcher_refresh
+        .map(|every| api.matcher().spawn_refresh(every));
     let api = &api;
     function_exit(
         "lucid-api",

@@ -100,6 +100,11 @@ impl Api {
         )
     }
 
+    /// The process's matcher (see [`crate::matcher::Matcher::spawn_refresh`]).
+    pub fn matcher(&self) -> &crate::matcher::Matcher {
+        &self.matcher
+    }
+
     pub fn indexer(&self) -> &Indexer {
         &self.indexer
     }

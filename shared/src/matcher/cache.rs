@@ -7,6 +7,9 @@
 //!   the live operations anyway (the feed freshness query); a switch of a feed covering the namespace
 //!   changes its key, which empties that namespace's entry only. So an npm advisory update leaves the
 //!   cached Debian candidates warm.
+//!   A namespace can also be held **whole** ([`MatchCache::store_namespace`], by
+//!   [`Matcher::refresh`](super::Matcher::refresh)): every live record of it, so a name it does not list has
+//!   no candidates and a report reads nothing for it, even a name never seen before.
 //! - **Report records** by `vulnerability` row id. Rows are content-addressed and never rewritten (a
 //!   changed advisory is a new row with a new id), so an id's record never goes stale; an id that is no
 //!   longer live is simply never asked for.
@@ -60,6 +63,9 @@ struct NamespaceCandidates {
     names: HashMap<String, CandidateList>,
     /// Entries counted against [`MAX_CANDIDATES`] (a name without candidates counts one).
     count: usize,
+    /// Whether `names` holds every name with live records in the namespace (for `live`): a name it lacks
+    /// has none.
+    whole: bool,
 }
 
 /// What the cache holds for one namespace's names.
@@ -69,6 +75,8 @@ pub struct Cached {
     pub hits: Vec<CandidateList>,
     /// Names to read from the database.
     pub missing: Vec<String>,
+    /// The namespace is held whole under `live` (no name is missing; one it lacks has no candidates).
+    pub whole: bool,
 }
 
 impl MatchCache {
@@ -86,14 +94,17 @@ impl MatchCache {
         namespaces
             .map(|(ns, names)| {
                 let known = state.candidates.get(ns);
+                let whole = known.is_some_and(|k| k.whole);
                 let mut cached = Cached {
                     live: known.map(|k| k.live.clone()).unwrap_or_default(),
                     hits: Vec::new(),
                     missing: Vec::new(),
+                    whole,
                 };
                 for name in names {
                     match known.and_then(|k| k.names.get(name)) {
                         Some(list) => cached.hits.push(list.clone()),
+                        None if whole => {}
                         None => cached.missing.push(name.clone()),
                     }
                 }
@@ -127,6 +138,41 @@ impl MatchCache {
         }
         let after = known.count;
         state.candidate_count = (state.candidate_count + after).saturating_sub(before);
+    }
+
+    /// Holds namespace `ns` whole: `lists` are all its names with live records under the live key `live`.
+    /// Returns false (and holds nothing new) when that would take the cache past its bound.
+    pub fn store_namespace(
+        &self,
+        live: &[i64],
+        ns: &Namespace,
+        lists: HashMap<String, CandidateList>,
+    ) -> bool {
+        let mut state = self.state();
+        let count: usize = lists.values().map(|l| l.records.len().max(1)).sum();
+        let before = state.candidates.get(ns).map_or(0, |k| k.count);
+        if state.candidate_count - before + count > MAX_CANDIDATES {
+            return false;
+        }
+        state.candidates.insert(
+            ns.clone(),
+            NamespaceCandidates {
+                live: live.to_vec(),
+                names: lists,
+                count,
+                whole: true,
+            },
+        );
+        state.candidate_count = state.candidate_count - before + count;
+        true
+    }
+
+    /// Whether namespace `ns` is held whole under the live key `live`.
+    pub fn holds_whole(&self, ns: &Namespace, live: &[i64]) -> bool {
+        self.state()
+            .candidates
+            .get(ns)
+            .is_some_and(|k| k.whole && k.live == live)
     }
 
     /// The cached report records among `ids`, and the ids to read.

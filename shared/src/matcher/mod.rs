@@ -91,6 +91,20 @@ pub struct MatcherReads {
     pub enriched_cves: u64,
 }
 
+/// What a [`Matcher::refresh`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MatcherRefresh {
+    /// Namespaces loaded whole.
+    pub loaded: usize,
+    /// Their candidate records.
+    pub candidates: usize,
+    /// Namespaces already held whole for their live operations (nothing read).
+    pub already_whole: usize,
+    /// Namespaces not loaded because the cache would pass its bound.
+    pub skipped: usize,
+    pub elapsed: std::time::Duration,
+}
+
 #[derive(Default)]
 struct ReadCounters {
     candidate_queries: std::sync::atomic::AtomicU64,
@@ -233,6 +247,95 @@ impl Matcher {
         self.report(index).instrument(span).await
     }
 
+    /// Loads whole every namespace the live feeds file records under whose cached candidates are not
+    /// already whole for its current live operations, in one snapshot. Afterwards a report on those
+    /// namespaces reads no candidates, whatever its package names: the first report of a process, and the
+    /// first after a feed switch, cost what a warm one does (less the records and enrichments they match
+    /// for the first time). Cheap when nothing changed (the freshness query only), so the API runs it
+    /// periodically ([`Matcher::spawn_refresh`]). Namespaces of an operation committed before migration V5
+    /// (unknown namespaces) are not loaded; a namespace that would take the cache past its bound is skipped.
+    pub async fn refresh(&self) -> Result<MatcherRefresh, MatchError> {
+        let started = std::time::Instant::now();
+        let mut client = self.db.client().await?;
+        let tx = snapshot(&mut client).await?;
+        let (namespace_statement, feeds_statement) = futures::try_join!(
+            tx.prepare_cached(store::NAMESPACE_CANDIDATES),
+            tx.prepare_cached(store::FEEDS)
+        )?;
+        let feeds: Vec<store::Feed> = tx
+            .query(&feeds_statement, &[])
+            .await?
+            .iter()
+            .map(store::feed)
+            .collect::<Result<_, _>>()?;
+        let keys: BTreeSet<&str> = feeds
+            .iter()
+            .filter(|f| !f.enrichment && f.uo_id.is_some())
+            .flat_map(|f| f.namespaces.iter().flatten())
+            .map(String::as_str)
+            .collect();
+        let mut outcome = MatcherRefresh::default();
+        let mut stale = Vec::new();
+        for key in keys {
+            let Some(ns) = Namespace::from_key(key) else {
+                tracing::warn!(
+                    namespace = key,
+                    "an operation lists a namespace not understood"
+                );
+                continue;
+            };
+            let live = live_key(&feeds, &ns);
+            if self.cache.holds_whole(&ns, &live) {
+                outcome.already_whole += 1;
+            } else {
+                stale.push((ns, live));
+            }
+        }
+        let read = futures::future::try_join_all(stale.iter().map(|(ns, _)| {
+            let (ecosystem, did, release) = store::candidate_params(ns);
+            let statement = &namespace_statement;
+            let tx = &tx;
+            async move { tx.query(statement, &[&ecosystem, &did, &release]).await }
+        }))
+        .await?;
+        tx.commit().await?;
+        for ((ns, live), rows) in stale.iter().zip(read) {
+            ReadCounters::add(&self.reads.candidate_queries, 1);
+            ReadCounters::add(&self.reads.candidate_rows, rows.len());
+            let lists = candidate_lists_of(&[], &rows)?;
+            if self.cache.store_namespace(live, ns, lists) {
+                outcome.loaded += 1;
+                outcome.candidates += rows.len();
+            } else {
+                outcome.skipped += 1;
+            }
+        }
+        outcome.elapsed = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Runs [`Matcher::refresh`] now and then every `every`, until the returned task is aborted. Errors
+    /// are logged and retried at the next tick: reports never depend on it (they read what the cache lacks).
+    pub fn spawn_refresh(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let matcher = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match matcher.refresh().await {
+                    Ok(r) if r.loaded > 0 || r.skipped > 0 => tracing::info!(
+                        loaded = r.loaded,
+                        candidates = r.candidates,
+                        skipped = r.skipped,
+                        elapsed_ms = r.elapsed.as_millis() as u64,
+                        "matcher namespaces loaded"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "matcher refresh failed; retried later"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    }
+
     async fn report(&self, index: IndexReport) -> Result<VulnerabilityReport, MatchError> {
         if index.state != IndexState::IndexFinished.as_str() {
             return Err(MatchError::NotIndexed {
@@ -243,12 +346,7 @@ impl Matcher {
         let plan = plan::plan(&index);
 
         let mut client = self.db.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut client).await?;
         let (candidates_statement, feeds_statement) = futures::try_join!(
             tx.prepare_cached(store::CANDIDATES),
             tx.prepare_cached(store::FEEDS)
@@ -291,25 +389,13 @@ impl Matcher {
             .map(store::feed)
             .collect::<Result<_, _>>()?;
         // Each namespace's live key: the live vulnerability operations that may file records under it.
-        let live: Vec<Vec<i64>> = lookups
-            .iter()
-            .map(|(ns, _)| {
-                let key = ns.key();
-                let mut ids: Vec<i64> = feeds
-                    .iter()
-                    .filter(|f| !f.enrichment && f.may_cover(&key))
-                    .filter_map(|f| f.uo_id)
-                    .collect();
-                ids.sort_unstable();
-                ids
-            })
-            .collect();
+        let live: Vec<Vec<i64>> = lookups.iter().map(|(ns, _)| live_key(&feeds, ns)).collect();
         // A feed of a namespace switched since its cached candidates were read: read that namespace's
         // names again (round trip 1b, only right after an update of its feeds).
         let stale: Vec<bool> = cached
             .iter()
             .zip(&live)
-            .map(|(c, live)| !c.hits.is_empty() && c.live != *live)
+            .map(|(c, live)| (c.whole || !c.hits.is_empty()) && c.live != *live)
             .collect();
         if stale.contains(&true) {
             let again = futures::future::try_join_all(lookups.iter().zip(&stale).map(
@@ -332,22 +418,7 @@ impl Matcher {
         // Group what was read by package name (a name without rows is cached as such) and remember it.
         let mut candidate_lists: Vec<Vec<cache::CandidateList>> = Vec::with_capacity(lookups.len());
         for (i, (names, rows)) in fetched.iter().enumerate() {
-            let mut by_name: HashMap<String, Vec<store::Candidate>> =
-                names.iter().map(|n| (n.clone(), Vec::new())).collect();
-            for row in rows {
-                let (name, candidate) = store::candidate(row)?;
-                by_name.entry(name).or_default().push(candidate);
-            }
-            let lists: HashMap<String, cache::CandidateList> = by_name
-                .into_iter()
-                .map(|(name, records)| {
-                    let list = store::NameCandidates {
-                        name: name.clone(),
-                        records,
-                    };
-                    (name, cache::CandidateList::new(list))
-                })
-                .collect();
+            let lists = candidate_lists_of(names, rows)?;
             if !lists.is_empty() {
                 self.cache.store(&live[i], lookups[i].0, &lists);
             }
@@ -574,6 +645,55 @@ impl Matcher {
             warnings,
         })
     }
+}
+
+/// A read-only `REPEATABLE READ` transaction: every read of a report (or a refresh) sees one state.
+async fn snapshot(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, tokio_postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+}
+
+/// The live key of namespace `ns`: the live vulnerability operations (sorted ids) that may file records
+/// under it. Its cached candidates are valid while the key stays the same.
+fn live_key(feeds: &[store::Feed], ns: &Namespace) -> Vec<i64> {
+    let key = ns.key();
+    let mut ids: Vec<i64> = feeds
+        .iter()
+        .filter(|f| !f.enrichment && f.may_cover(&key))
+        .filter_map(|f| f.uo_id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Candidate rows grouped by package name, one list per name of `names` (empty when it has no rows) and
+/// per name the rows carry.
+fn candidate_lists_of(
+    names: &[String],
+    rows: &[tokio_postgres::Row],
+) -> Result<HashMap<String, cache::CandidateList>, StoreError> {
+    let mut by_name: HashMap<String, Vec<store::Candidate>> =
+        names.iter().map(|n| (n.clone(), Vec::new())).collect();
+    for row in rows {
+        let (name, candidate) = store::candidate(row)?;
+        by_name.entry(name).or_default().push(candidate);
+    }
+    Ok(by_name
+        .into_iter()
+        .map(|(name, records)| {
+            let list = store::NameCandidates {
+                name: name.clone(),
+                records,
+            };
+            (name, cache::CandidateList::new(list))
+        })
+        .collect())
 }
 
 /// Clair's layout: `enrichments[type] = [{vulnerability id: [record, …]}]`, one type per enrichment source.

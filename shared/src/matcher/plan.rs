@@ -67,6 +67,17 @@ impl Namespace {
         format!("{}/{}/{}", self.ecosystem.as_str(), self.did, self.release)
     }
 
+    /// The namespace of a [`Namespace::key`] (`None` for an unknown ecosystem or a malformed key).
+    pub fn from_key(key: &str) -> Option<Namespace> {
+        let mut parts = key.splitn(3, '/');
+        let ecosystem = parts.next()?.parse().ok()?;
+        Some(Namespace {
+            ecosystem,
+            did: parts.next()?.to_owned(),
+            release: parts.next()?.to_owned(),
+        })
+    }
+
     /// Human-readable, for warnings: `dpkg packages of debian bookworm`, `pypi packages`.
     pub fn describe(&self) -> String {
         match (self.did.is_empty(), self.release.is_empty()) {
@@ -372,6 +383,27 @@ pub fn plan(index: &IndexReport) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_keys_read_back() {
+        for ns in [
+            Namespace {
+                ecosystem: Ecosystem::Dpkg,
+                did: "debian".into(),
+                release: "bookworm".into(),
+            },
+            Namespace::language(Ecosystem::Npm),
+            Namespace {
+                ecosystem: Ecosystem::Rpm,
+                did: "rhel".into(),
+                release: "9/extra".into(),
+            },
+        ] {
+            assert_eq!(Namespace::from_key(&ns.key()), Some(ns));
+        }
+        assert_eq!(Namespace::from_key("cobol/x/1"), None);
+        assert_eq!(Namespace::from_key("dpkg/debian"), None);
+    }
     use crate::model::{Digest, Environment, IndexState};
 
     fn distribution(did: &str, version_id: &str, code: &str) -> ReportDistribution {

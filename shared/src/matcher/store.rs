@@ -19,15 +19,34 @@ use crate::store::StoreError;
 /// (`vulnerability_id, uo_id`) against the operation ids of `latest_update_operation` (computed once per
 /// statement). The lateral `LIMIT 1` keeps the planner on that nested loop (a join let it hash every live
 /// link, ~200k rows) and yields one row per record (the first live operation).
-pub const CANDIDATES: &str = "
-    SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.probe
+pub const CANDIDATES: &str = concat!(
+    live_candidates!(),
+    "WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4"
+);
+
+/// The select list and liveness probe [`CANDIDATES`] and [`NAMESPACE_CANDIDATES`] share (a macro, so
+/// both stay `&'static str` constants).
+macro_rules! live_candidates {
+    () => {
+        "SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.probe
     FROM vulnerability v
     CROSS JOIN LATERAL (
         SELECT u.uo_id FROM uo_vulnerability u
         WHERE u.vulnerability_id = v.id
           AND u.uo_id = ANY(ARRAY(SELECT uo_id FROM latest_update_operation))
         LIMIT 1) uv
-    WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4";
+    "
+    };
+}
+use live_candidates;
+
+/// Every live candidate record of one namespace, as [`CANDIDATES`] gives them for some names (for
+/// [`Matcher::refresh`](super::Matcher::refresh)). The lookup index's leading column narrows it to the
+/// ecosystem; the namespace is then a filter (a background read, not a report's).
+pub const NAMESPACE_CANDIDATES: &str = concat!(
+    live_candidates!(),
+    "WHERE v.ecosystem = $1 AND v.dist_did = $2 AND v.dist_release = $3"
+);
 
 /// The matched records, without the parts only matching needs (OSV version lists can run to hundreds of
 /// entries): the `report` column, JSON text written at commit (migration V6), which PostgreSQL sends as
