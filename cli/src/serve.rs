@@ -33,10 +33,10 @@ pub async fn serve(
     );
     let _ = std::io::stdout().flush();
     let (notifier, stop_notifier) = spawn_notifier(&services, addr);
-    let matcher_refresh = services
-        .config
-        .matcher_refresh
-        .map(|every| api.matcher().spawn_refresh(every));
+    let matcher_refresh = services.config.matcher_refresh.map(|every| {
+        api.matcher()
+            .spawn_refresh(std::time::Duration::ZERO, every)
+    });
     let updater =
         update_interval.map(|every| crate::schedule::UpdaterTask::spawn(services.clone(), every));
     lucid::api::server::serve_with_worker(

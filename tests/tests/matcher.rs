@@ -1758,3 +1758,56 @@ async fn a_refreshed_matcher_reads_no_candidates_and_answers_as_a_cold_one() -> 
     assert_eq!(matcher.reads().candidate_queries, before);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_background_refresh_makes_a_switched_namespace_whole_again() -> Result<()> {
+    // What the API runs: `refresh_within` at start (Lambda init), then `spawn_refresh` every tick.
+    let (db, matcher) = matcher_with(&[("alpine/v3.19/main", alpine_v319_main())]).await?;
+    matcher
+        .refresh_within(std::time::Duration::from_secs(60))
+        .await;
+    let index = index_of(vec![scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ])]);
+    let rows = matcher.reads().candidate_rows;
+    let first = matcher.vulnerability_report(&index).await?;
+    assert!(!hits_of(&first, "busybox").is_empty());
+    assert_eq!(matcher.reads().candidate_rows, rows, "loaded at start");
+
+    let queries = matcher.reads().candidate_queries;
+    let task = matcher.spawn_refresh(
+        std::time::Duration::ZERO,
+        std::time::Duration::from_millis(50),
+    );
+    let main: Vec<Vulnerability> = alpine_v319_main()
+        .into_iter()
+        .filter(|r| r.package_name != "busybox")
+        .collect();
+    commit_feed(&db, "alpine/v3.19/main", &main).await?;
+    // Everything was whole before the switch, so the first query the task makes is its reload of the
+    // switched namespace (no report runs meanwhile). After it, a report reads nothing and is right.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while matcher.reads().candidate_queries == queries {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background refresh never reloaded the switched namespace"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let rows = matcher.reads().candidate_rows;
+    let report = matcher.vulnerability_report(&index).await?;
+    assert_eq!(matcher.reads().candidate_rows, rows);
+    task.abort();
+    assert!(hits_of(&report, "busybox").is_empty());
+    assert_eq!(
+        report,
+        Matcher::new(db.clone())
+            .vulnerability_report(&index)
+            .await?
+    );
+    Ok(())
+}

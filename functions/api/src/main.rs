@@ -11,6 +11,9 @@ use lucid::api::Api;
 use lucid::services::{Services, function_exit};
 use lucid_api::handler;
 
+/// How long init may spend loading the matcher's namespaces (Lambda allows on-demand init 10 s in all).
+const INIT_REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     lambda_http::tracing::init_default_subscriber();
@@ -18,12 +21,17 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let api = Api::from_services(&services);
-    // Loads the live namespaces in the background (between and during invocations: Lambda freezes the
-    // environment otherwise), then keeps them whole across feed switches.
-    let _refresh = services
-        .config
-        .matcher_refresh
-        .map(|every| api.matcher().spawn_refresh(every));
+    // Loads the live namespaces during init, which runs at full CPU before the first request (bounded:
+    // on-demand init may take 10 s), then keeps them whole across feed switches in the background. A
+    // background task only runs while an invocation does (Lambda freezes the environment in between),
+    // so the first load is not left to it.
+    let _refresh = match services.config.matcher_refresh {
+        Some(every) => {
+            api.matcher().refresh_within(INIT_REFRESH_BUDGET).await;
+            Some(api.matcher().spawn_refresh(every, every))
+        }
+        None => None,
+    };
     let api = &api;
     function_exit(
         "lucid-api",

@@ -300,8 +300,6 @@ impl Matcher {
         .await?;
         tx.commit().await?;
         for ((ns, live), rows) in stale.iter().zip(read) {
-            ReadCounters::add(&self.reads.candidate_queries, 1);
-            ReadCounters::add(&self.reads.candidate_rows, rows.len());
             let lists = candidate_lists_of(&[], &rows)?;
             if self.cache.store_namespace(live, ns, lists) {
                 outcome.loaded += 1;
@@ -309,28 +307,40 @@ impl Matcher {
             } else {
                 outcome.skipped += 1;
             }
+            // Counted once held, so a reader of the counters sees the namespace in the cache.
+            ReadCounters::add(&self.reads.candidate_queries, 1);
+            ReadCounters::add(&self.reads.candidate_rows, rows.len());
         }
         outcome.elapsed = started.elapsed();
         Ok(outcome)
     }
 
-    /// Runs [`Matcher::refresh`] now and then every `every`, until the returned task is aborted. Errors
-    /// are logged and retried at the next tick: reports never depend on it (they read what the cache lacks).
-    pub fn spawn_refresh(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    /// [`Matcher::refresh`], given at most `budget` (logged either way; an unfinished refresh loses
+    /// nothing: a later one, or the reports, read what the cache lacks). For Lambda init, which runs at
+    /// full CPU before the first request but is limited to 10 s.
+    pub async fn refresh_within(&self, budget: std::time::Duration) {
+        match tokio::time::timeout(budget, self.refresh()).await {
+            Ok(outcome) => log_refresh(outcome),
+            Err(_) => tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "matcher refresh ran out of time; continues later"
+            ),
+        }
+    }
+
+    /// Runs [`Matcher::refresh`] after `first_after`, then every `every`, until the returned task is
+    /// aborted. Errors are logged and retried at the next tick: reports never depend on it (they read what
+    /// the cache lacks).
+    pub fn spawn_refresh(
+        &self,
+        first_after: std::time::Duration,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let matcher = self.clone();
         tokio::spawn(async move {
+            tokio::time::sleep(first_after).await;
             loop {
-                match matcher.refresh().await {
-                    Ok(r) if r.loaded > 0 || r.skipped > 0 => tracing::info!(
-                        loaded = r.loaded,
-                        candidates = r.candidates,
-                        skipped = r.skipped,
-                        elapsed_ms = r.elapsed.as_millis() as u64,
-                        "matcher namespaces loaded"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "matcher refresh failed; retried later"),
-                }
+                log_refresh(matcher.refresh().await);
                 tokio::time::sleep(every).await;
             }
         })
@@ -644,6 +654,20 @@ impl Matcher {
             feeds,
             warnings,
         })
+    }
+}
+
+fn log_refresh(outcome: Result<MatcherRefresh, MatchError>) {
+    match outcome {
+        Ok(r) if r.loaded > 0 || r.skipped > 0 => tracing::info!(
+            loaded = r.loaded,
+            candidates = r.candidates,
+            skipped = r.skipped,
+            elapsed_ms = r.elapsed.as_millis() as u64,
+            "matcher namespaces loaded"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "matcher refresh failed; retried later"),
     }
 }
 
