@@ -1692,6 +1692,15 @@ async fn a_refreshed_matcher_reads_no_candidates_and_answers_as_a_cold_one() -> 
         ("osv/npm", of_updater(&osv, "osv/npm")),
     ])
     .await?;
+    // A namespace key the matcher does not understand (an ecosystem it lacks) is skipped, not an error.
+    db.client()
+        .await?
+        .execute(
+            "UPDATE update_operation SET namespaces = namespaces || '{cobol/x/1,garbage}'::text[]
+             WHERE id = (SELECT uo_id FROM latest_update_operation WHERE updater = 'osv/npm')",
+            &[],
+        )
+        .await?;
     let loaded = matcher.refresh().await?;
     assert_eq!(
         (loaded.loaded, loaded.already_whole, loaded.skipped),

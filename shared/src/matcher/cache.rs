@@ -151,7 +151,8 @@ impl MatchCache {
         let mut state = self.state();
         let count: usize = lists.values().map(|l| l.records.len().max(1)).sum();
         let before = state.candidates.get(ns).map_or(0, |k| k.count);
-        if state.candidate_count - before + count > MAX_CANDIDATES {
+        let others = state.candidate_count.saturating_sub(before);
+        if others + count > MAX_CANDIDATES {
             return false;
         }
         state.candidates.insert(
@@ -163,7 +164,7 @@ impl MatchCache {
                 whole: true,
             },
         );
-        state.candidate_count = state.candidate_count - before + count;
+        state.candidate_count = others + count;
         true
     }
 
