@@ -15,7 +15,7 @@
 //!    version otherwise (Ubuntu, RHEL, OSV); rpm records must carry the package's module stream. Kernel
 //!    packages are matched like any other.
 //! 4. **Round trip 2**: the whole records of the matches, pipelined with their enrichments (by CVE id, from
-//!    the record's name and aliases).
+//!    the record's name and aliases), each row parsed as it arrives.
 //!
 //! [`cache`] keeps what round trips 1 and 2 read, per matcher (the API holds one per process): candidates
 //! per (namespace, name) for the live operations covering the namespace (the freshness query of round
@@ -35,6 +35,7 @@ pub mod store;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
+use futures::TryStreamExt as _;
 use tokio_postgres::IsolationLevel;
 use tracing::Instrument;
 
@@ -527,39 +528,45 @@ impl Matcher {
         let (known_enrichments, cves) = self
             .cache
             .enrichments(&enrichment_live, cve_to_ids.keys().copied());
-        let (record_rows, enrichment_rows) = if missing_records.is_empty() && cves.is_empty() {
+        // Rows are parsed as they arrive (`query_raw`), so parsing the records' JSON overlaps PostgreSQL's
+        // scan for the next ones rather than following it.
+        let (read_records, read_enrichments) = if missing_records.is_empty() && cves.is_empty() {
             (Vec::new(), Vec::new())
         } else {
             let (records_statement, enrichments_statement) = futures::try_join!(
                 tx.prepare_cached(store::RECORDS),
                 tx.prepare_cached(store::ENRICHMENTS)
             )?;
-            let record_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&missing_records];
             futures::try_join!(
                 async {
-                    if missing_records.is_empty() {
-                        Ok(Vec::new())
-                    } else {
-                        tx.query(&records_statement, &record_params).await
+                    let mut read = Vec::with_capacity(missing_records.len());
+                    if !missing_records.is_empty() {
+                        let rows = tx.query_raw(&records_statement, [&missing_records]).await?;
+                        futures::pin_mut!(rows);
+                        while let Some(row) = rows.try_next().await? {
+                            let (id, record) = store::record(&row)?;
+                            read.push((id, Arc::new(report_vulnerability(id, record))));
+                        }
                     }
+                    Ok::<_, MatchError>(read)
                 },
                 async {
-                    if cves.is_empty() {
-                        Ok(Vec::new())
-                    } else {
-                        tx.query(&enrichments_statement, &[&cves]).await
+                    let mut read = Vec::new();
+                    if !cves.is_empty() {
+                        let rows = tx.query_raw(&enrichments_statement, [&cves]).await?;
+                        futures::pin_mut!(rows);
+                        while let Some(row) = rows.try_next().await? {
+                            read.push(store::enrichment(&row)?);
+                        }
                     }
+                    Ok::<_, MatchError>(read)
                 }
             )?
         };
         tx.commit().await?;
-        ReadCounters::add(&self.reads.records, record_rows.len());
+        ReadCounters::add(&self.reads.records, read_records.len());
         ReadCounters::add(&self.reads.enriched_cves, cves.len());
 
-        let read_enrichments: Vec<store::Enrichment> = enrichment_rows
-            .iter()
-            .map(store::enrichment)
-            .collect::<Result<_, _>>()?;
         self.cache
             .store_enrichments(&enrichment_live, &cves, &read_enrichments);
         let mut all_enrichments: Vec<&store::Enrichment> = known_enrichments
@@ -571,11 +578,6 @@ impl Matcher {
         all_enrichments
             .sort_unstable_by(|a, b| (&a.updater, &a.cve, a.id).cmp(&(&b.updater, &b.cve, b.id)));
 
-        let mut read_records = Vec::with_capacity(record_rows.len());
-        for row in &record_rows {
-            let (id, record) = store::record(row)?;
-            read_records.push((id, Arc::new(report_vulnerability(id, record))));
-        }
         self.cache
             .store_records(read_records.iter().map(|(id, r)| (*id, r)));
         let mut records: HashMap<i64, Arc<ReportVulnerability>> = known_records;
