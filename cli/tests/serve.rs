@@ -128,6 +128,29 @@ async fn serve_answers_health_indexes_an_uploaded_layer_and_reports() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+
+    // A client that sends the whole oversized body before it reads the answer gets the 413, not a reset:
+    // the server reads on (bounded) rather than closing with the rest of the body unread.
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let body_len = 16 << 20;
+        write!(
+            s,
+            "POST /indexer/api/v1/index_report HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/json\r\nConnection: close\r\nContent-Length: {body_len}\r\n\r\n"
+        )?;
+        s.write_all(&vec![b'['; body_len])?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer)?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload-too-large"), "{answer}");
 }
 
 /// Offline at start on an empty database: the scheduled updater's first run reaches no feed (every mirror

@@ -1,5 +1,6 @@
 //! `lucid serve`'s host: the same router on a local port (hyper, HTTP/1.1), and an in-process worker that
-//! executes queued fetch jobs. JSON bodies are read up to [`MAX_BODY_BYTES`]; layer uploads
+//! executes queued fetch jobs. JSON bodies are read up to [`MAX_BODY_BYTES`] (the rest of a larger one is
+//! read and dropped, bounded, before the 413, so the client gets it); layer uploads
 //! (`PUT /lucid/api/v1/layers/{digest}`) are streamed into the blob store, never held in memory.
 
 use std::convert::Infallible;
@@ -88,10 +89,12 @@ async fn respond(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Respons
         let reader: BlobReader = Box::pin(tokio_util::io::StreamReader::new(stream));
         return to_full(upload_layer(api, &digest, reader).await);
     }
-    let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let mut body = body;
+    let bytes = match Limited::new(&mut body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             let resp = if e.is::<http_body_util::LengthLimitError>() {
+                drain(&mut body).await;
                 error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload-too-large",
@@ -108,6 +111,28 @@ async fn respond(api: &Api, req: Request<Incoming>, peer: SocketAddr) -> Respons
         }
     };
     to_full(handle(api, Request::from_parts(parts, bytes)).await)
+}
+
+/// At most this much of an oversized body is read and dropped before the 413 answer ([`drain`]).
+const OVERSIZE_DRAIN_BYTES: usize = 16 << 20;
+/// And for at most this long.
+const OVERSIZE_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and drops the rest of an oversized request body (bounded by [`OVERSIZE_DRAIN_BYTES`] and
+/// [`OVERSIZE_DRAIN_TIME`]) before it is answered with 413. A server that answers and closes while the
+/// client is still sending resets the connection, and the client then sees a broken pipe instead of the
+/// answer (nginx's "lingering close" is for the same); hyper has no such option, so it is done here.
+async fn drain(body: &mut Incoming) {
+    let read = async {
+        let mut drained = 0usize;
+        while drained < OVERSIZE_DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => drained += frame.data_ref().map_or(0, Bytes::len),
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(OVERSIZE_DRAIN_TIME, read).await;
 }
 
 fn to_full(resp: Response<Bytes>) -> Response<Full<Bytes>> {
