@@ -24,8 +24,11 @@ use regex::Regex;
 const MODIFIER: &str =
     r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*)?)?([.-]?dev)?";
 
-/// One of Composer's patterns, compiled on first use. The patterns are constants (a test compiles them
-/// all); should one ever fail to compile, it matches nothing instead of panicking.
+/// One of Composer's patterns, compiled on first use. PHP's PCRE runs them without the `u` flag, so
+/// `\d`, `\s` and case folding are ASCII-only: the patterns say so (`(?-u)`, explicit classes), or
+/// `\d` would take other scripts' digits (`߁`) and `(?i)s` the long s (`ſ`), which Composer rejects. The
+/// patterns are constants (a test compiles them all); should one ever fail to compile, it matches nothing
+/// instead of panicking.
 type Pattern = LazyLock<Option<Regex>>;
 
 fn captures<'a>(pattern: &Pattern, text: &'a str) -> Option<regex::Captures<'a>> {
@@ -34,23 +37,25 @@ fn captures<'a>(pattern: &Pattern, text: &'a str) -> Option<regex::Captures<'a>>
 
 static CLASSICAL: Pattern = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)^v?(\d{{1,5}})(\.\d+)?(\.\d+)?(\.\d+)?{MODIFIER}$"
+        r"(?i-u)^v?(\d{{1,5}})(\.\d+)?(\.\d+)?(\.\d+)?{MODIFIER}$"
     ))
     .ok()
 });
 static DATE_BASED: Pattern = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)^v?(\d{{4}}(?:[.:-]?\d{{2}}){{1,6}}(?:[.:-]?\d{{1,3}}){{0,2}}){MODIFIER}$"
+        r"(?i-u)^v?(\d{{4}}(?:[.:-]?\d{{2}}){{1,6}}(?:[.:-]?\d{{1,3}}){{0,2}}){MODIFIER}$"
     ))
     .ok()
 });
-static ALIAS: Pattern = LazyLock::new(|| Regex::new(r"^([^,\s]+) +as +([^,\s]+)$").ok());
+static ALIAS: Pattern =
+    LazyLock::new(|| Regex::new(r"^([^,\t\n\x0B\x0C\r ]+) +as +([^,\t\n\x0B\x0C\r ]+)$").ok());
 static STABILITY_FLAG: Pattern =
-    LazyLock::new(|| Regex::new(r"(?i)@(?:stable|RC|beta|alpha|dev)$").ok());
-static BUILD_METADATA: Pattern = LazyLock::new(|| Regex::new(r"^([^,\s+]+)\+[^\s]+$").ok());
-static DEV_SUFFIX: Pattern = LazyLock::new(|| Regex::new(r"(?i)^(.*?)[.-]?dev$").ok());
+    LazyLock::new(|| Regex::new(r"(?i-u)@(?:stable|RC|beta|alpha|dev)$").ok());
+static BUILD_METADATA: Pattern =
+    LazyLock::new(|| Regex::new(r"^([^,\t\n\x0B\x0C\r +]+)\+[^\t\n\x0B\x0C\r ]+$").ok());
+static DEV_SUFFIX: Pattern = LazyLock::new(|| Regex::new(r"^(.*?)[.-]?(?i-u:dev)$").ok());
 static NUMBERED_BRANCH: Pattern = LazyLock::new(|| {
-    Regex::new(r"(?i)^v?(\d+)(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?$").ok()
+    Regex::new(r"(?i-u)^v?(\d+)(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?(\.(?:\d+|[xX*]))?$").ok()
 });
 
 /// A Composer package version, kept with its normalized form (`1.0.0.0-beta2`).
@@ -113,7 +118,8 @@ fn with_modifiers(mut version: String, captures: &regex::Captures<'_>, index: us
 
 /// `VersionParser::normalize`, without branch names (see the module documentation).
 fn normalize(input: &str) -> Result<String, &'static str> {
-    let mut version = input.trim();
+    // PHP's `trim`: these bytes only, not Unicode whitespace.
+    let mut version = input.trim_matches([' ', '\t', '\n', '\r', '\0', '\x0B']);
     if let Some(alias) = captures(&ALIAS, version).and_then(|c| c.get(1)) {
         version = alias.as_str();
     }
@@ -456,6 +462,40 @@ mod tests {
         }
         let _ = compare(&"9".repeat(10_000), "1.0.0");
         let _ = php_version_compare(&b"#.".repeat(2_000), b"1");
+    }
+
+    /// PCRE without `u`: only ASCII digits, whitespace and case folding count (found by the fuzzer: with
+    /// Unicode `\d` the NKo digit `߁` made `0666664-߁` a date-based version whose normalized form,
+    /// `0666664..`, PHP's `version_compare` orders before itself). Such strings are not versions, so they
+    /// take the byte-order fallback, which is reflexive.
+    #[test]
+    fn only_ascii_counts_as_digits_space_and_letters() {
+        for bad in [
+            "0666664-߁",
+            "1.߁",
+            "߁",
+            "1.0-ſtable",
+            "1.0@ſtable",
+            "1.0-K1",
+        ] {
+            assert!(bad.parse::<ComposerVersion>().is_err(), "{bad:?}");
+            assert_eq!(compare(bad, bad), Ordering::Equal, "{bad:?}");
+        }
+        // Composer's own ASCII forms still normalize; PHP's `trim` takes no Unicode space.
+        assert_eq!(
+            "V1.0-Beta2"
+                .parse::<ComposerVersion>()
+                .map(|v| v.normalized().to_owned()),
+            Ok("1.0.0.0-beta2".to_owned())
+        );
+        assert_eq!(
+            "1.0.0+b\u{e4}d"
+                .parse::<ComposerVersion>()
+                .map(|v| v.normalized().to_owned()),
+            Ok("1.0.0.0".to_owned())
+        );
+        assert!("\u{a0}1.0".parse::<ComposerVersion>().is_err());
+        assert_eq!(compare(" 1.0\t", "1.0.0"), Ordering::Equal);
     }
 
     #[test]
