@@ -1769,6 +1769,41 @@ async fn a_refreshed_matcher_reads_no_candidates_and_answers_as_a_cold_one() -> 
 }
 
 #[tokio::test]
+async fn records_moved_since_their_candidates_were_read_are_read_by_id() -> Result<()> {
+    // A report reads its matched records at the row addresses (`ctid`) its candidates were read at. Rows
+    // that moved since (here `CLUSTER`, which rewrites the table in another order, so an old address
+    // holds another record or none) are read by id: the report equals a new matcher's, and says how many
+    // moved.
+    let (db, matcher) = matcher_with(&[("alpine/v3.19/main", alpine_v319_main())]).await?;
+    matcher.refresh().await?;
+    let index = index_of(vec![scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ])]);
+    let fresh = Matcher::new(db.clone())
+        .vulnerability_report(&index)
+        .await?;
+    assert!(!hits_of(&fresh, "busybox").is_empty());
+
+    db.client()
+        .await?
+        .batch_execute("CLUSTER vulnerability USING vulnerability_name_idx")
+        .await?;
+    let report = matcher.vulnerability_report(&index).await?;
+    let reads = matcher.reads();
+    assert!(reads.moved_records > 0, "{reads:?}");
+    assert!(reads.moved_records <= reads.records, "{reads:?}");
+    assert_eq!(report, fresh);
+    let new = Matcher::new(db.clone());
+    assert_eq!(report, new.vulnerability_report(&index).await?);
+    assert_eq!(new.reads().moved_records, 0, "{:?}", new.reads());
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_background_refresh_makes_a_switched_namespace_whole_again() -> Result<()> {
     // What the API runs: `refresh_within` at start (Lambda init), then `spawn_refresh` every tick.
     let (db, matcher) = matcher_with(&[("alpine/v3.19/main", alpine_v319_main())]).await?;

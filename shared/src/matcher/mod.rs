@@ -90,6 +90,9 @@ pub struct MatcherReads {
     pub records: u64,
     /// CVE ids whose enrichments were read.
     pub enriched_cves: u64,
+    /// Report records not found at their row address (moved since their candidates were read), read by
+    /// id instead.
+    pub moved_records: u64,
 }
 
 /// What a [`Matcher::refresh`] did.
@@ -112,6 +115,7 @@ struct ReadCounters {
     candidate_rows: std::sync::atomic::AtomicU64,
     records: std::sync::atomic::AtomicU64,
     enriched_cves: std::sync::atomic::AtomicU64,
+    moved_records: std::sync::atomic::AtomicU64,
 }
 
 impl ReadCounters {
@@ -203,6 +207,8 @@ impl MatchFields<'_> {
 struct Hit<'a> {
     /// CVE ids of the record, for enrichment.
     cves: &'a [String],
+    /// Where its row was when its candidate was read.
+    row: store::RowAddress,
 }
 
 impl Matcher {
@@ -222,6 +228,7 @@ impl Matcher {
             candidate_rows: get(&self.reads.candidate_rows),
             records: get(&self.reads.records),
             enriched_cves: get(&self.reads.enriched_cves),
+            moved_records: get(&self.reads.moved_records),
         }
     }
 
@@ -498,6 +505,7 @@ impl Matcher {
                     if matched {
                         hits.entry(candidate.id).or_insert_with(|| Hit {
                             cves: &candidate.cves,
+                            row: candidate.row,
                         });
                     }
                 }
@@ -528,25 +536,45 @@ impl Matcher {
         let (known_enrichments, cves) = self
             .cache
             .enrichments(&enrichment_live, cve_to_ids.keys().copied());
-        // Rows are parsed as they arrive (`query_raw`), so parsing the records' JSON overlaps PostgreSQL's
-        // scan for the next ones rather than following it.
+        // The records are read at their row addresses; any not found there (moved since their candidates
+        // were read) by id, in the same snapshot. Rows are parsed as they arrive (`query_raw`), so parsing
+        // the records' JSON overlaps PostgreSQL's scan for the next ones rather than following it.
         let (read_records, read_enrichments) = if missing_records.is_empty() && cves.is_empty() {
-            (Vec::new(), Vec::new())
+            (HashMap::new(), Vec::new())
         } else {
-            let (records_statement, enrichments_statement) = futures::try_join!(
+            let (records_at_statement, records_statement, enrichments_statement) = futures::try_join!(
+                tx.prepare_cached(store::RECORDS_AT),
                 tx.prepare_cached(store::RECORDS),
                 tx.prepare_cached(store::ENRICHMENTS)
             )?;
             futures::try_join!(
                 async {
-                    let mut read = Vec::with_capacity(missing_records.len());
-                    if !missing_records.is_empty() {
-                        let rows = tx.query_raw(&records_statement, [&missing_records]).await?;
-                        futures::pin_mut!(rows);
-                        while let Some(row) = rows.try_next().await? {
-                            let (id, record) = store::record(&row)?;
-                            read.push((id, Arc::new(report_vulnerability(id, record))));
-                        }
+                    let mut read = HashMap::with_capacity(missing_records.len());
+                    if missing_records.is_empty() {
+                        return Ok(read);
+                    }
+                    let addresses: Vec<String> = missing_records
+                        .iter()
+                        .filter_map(|id| hits.get(id))
+                        .map(|hit| hit.row.to_tid())
+                        .collect();
+                    read_records(
+                        &tx,
+                        &records_at_statement,
+                        &addresses,
+                        &missing_records,
+                        &mut read,
+                    )
+                    .await?;
+                    if read.len() < missing_records.len() {
+                        let moved: Vec<i64> = missing_records
+                            .iter()
+                            .filter(|id| !read.contains_key(*id))
+                            .copied()
+                            .collect();
+                        tracing::debug!(records = moved.len(), "records moved; read by id");
+                        ReadCounters::add(&self.reads.moved_records, moved.len());
+                        read_records(&tx, &records_statement, &moved, &moved, &mut read).await?;
                     }
                     Ok::<_, MatchError>(read)
                 },
@@ -657,6 +685,29 @@ impl Matcher {
             warnings,
         })
     }
+}
+
+/// Runs `statement` (one of the records queries) with its one array parameter and adds to `read` each
+/// record of `wanted` (sorted ids) it returns, parsed as its row arrives.
+async fn read_records<P>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    statement: &tokio_postgres::Statement,
+    param: &P,
+    wanted: &[i64],
+    read: &mut HashMap<i64, Arc<ReportVulnerability>>,
+) -> Result<(), MatchError>
+where
+    P: tokio_postgres::types::ToSql + Sync,
+{
+    let rows = tx.query_raw(statement, [param]).await?;
+    futures::pin_mut!(rows);
+    while let Some(row) = rows.try_next().await? {
+        let (id, record) = store::record(&row)?;
+        if wanted.binary_search(&id).is_ok() && !read.contains_key(&id) {
+            read.insert(id, Arc::new(report_vulnerability(id, record)));
+        }
+    }
+    Ok(())
 }
 
 fn log_refresh(outcome: Result<MatcherRefresh, MatchError>) {
