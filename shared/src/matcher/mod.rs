@@ -553,6 +553,8 @@ impl Matcher {
                     if missing_records.is_empty() {
                         return Ok(read);
                     }
+                    // Sorted: `hits` is ordered by id and the cache keeps that order.
+                    debug_assert!(missing_records.is_sorted());
                     let addresses: Vec<String> = missing_records
                         .iter()
                         .filter_map(|id| hits.get(id))
@@ -702,10 +704,13 @@ where
     let rows = tx.query_raw(statement, [param]).await?;
     futures::pin_mut!(rows);
     while let Some(row) = rows.try_next().await? {
-        let (id, record) = store::record(&row)?;
-        if wanted.binary_search(&id).is_ok() && !read.contains_key(&id) {
-            read.insert(id, Arc::new(report_vulnerability(id, record)));
+        // A row at a stale address may hold another record: skipped before its JSON is parsed.
+        let id: i64 = row.try_get(0)?;
+        if wanted.binary_search(&id).is_err() || read.contains_key(&id) {
+            continue;
         }
+        let (id, record) = store::record(&row)?;
+        read.insert(id, Arc::new(report_vulnerability(id, record)));
     }
     Ok(())
 }
