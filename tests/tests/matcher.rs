@@ -1707,6 +1707,10 @@ async fn a_refreshed_matcher_reads_no_candidates_and_answers_as_a_cold_one() -> 
         (3, 0, 0)
     );
     assert!(loaded.candidates > 0, "{loaded:?}");
+    // Every namespace was stale: one scan of the live records read them all
+    // (`store::LIVE_CANDIDATES`).
+    assert_eq!(matcher.reads().candidate_queries, 1);
+    assert_eq!(matcher.reads().candidate_rows, loaded.candidates as u64);
     let again = matcher.refresh().await?;
     assert_eq!((again.loaded, again.already_whole), (0, 3), "{again:?}");
     let after_refresh = matcher.reads();

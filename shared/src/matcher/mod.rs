@@ -266,10 +266,7 @@ impl Matcher {
         let started = std::time::Instant::now();
         let mut client = self.db.client().await?;
         let tx = snapshot(&mut client).await?;
-        let (namespace_statement, feeds_statement) = futures::try_join!(
-            tx.prepare_cached(store::NAMESPACE_CANDIDATES),
-            tx.prepare_cached(store::FEEDS)
-        )?;
+        let feeds_statement = tx.prepare_cached(store::FEEDS).await?;
         let feeds: Vec<store::Feed> = tx
             .query(&feeds_statement, &[])
             .await?
@@ -299,26 +296,39 @@ impl Matcher {
                 stale.push((ns, live));
             }
         }
-        let read = futures::future::try_join_all(stale.iter().map(|(ns, _)| {
-            let (ecosystem, did, release) = store::candidate_params(ns);
-            let statement = &namespace_statement;
-            let tx = &tx;
-            async move { tx.query(statement, &[&ecosystem, &did, &release]).await }
-        }))
-        .await?;
+        // Most namespaces stale (a process's first refresh): one sequential scan of every live record,
+        // grouped here (`store::LIVE_CANDIDATES`). A few (a feed switched): one index read per stale
+        // namespace, which costs in proportion to its records rather than to the whole table.
+        let one_scan = stale.len() > 1 && stale.len() > outcome.already_whole;
+        let read: Vec<(HashMap<String, cache::CandidateList>, usize)> = if one_scan {
+            let statement = tx.prepare_cached(store::LIVE_CANDIDATES).await?;
+            read_live_candidates(&tx, &statement, &stale).await?
+        } else {
+            let namespace_statement = tx.prepare_cached(store::NAMESPACE_CANDIDATES).await?;
+            let rows = futures::future::try_join_all(stale.iter().map(|(ns, _)| {
+                let (ecosystem, did, release) = store::candidate_params(ns);
+                let statement = &namespace_statement;
+                let tx = &tx;
+                async move { tx.query(statement, &[&ecosystem, &did, &release]).await }
+            }))
+            .await?;
+            rows.iter()
+                .map(|rows| Ok((candidate_lists_of(&[], rows)?, rows.len())))
+                .collect::<Result<_, StoreError>>()?
+        };
         tx.commit().await?;
-        for ((ns, live), rows) in stale.iter().zip(read) {
-            let lists = candidate_lists_of(&[], &rows)?;
+        for ((ns, live), (lists, rows)) in stale.iter().zip(read) {
             if self.cache.store_namespace(live, ns, lists) {
                 outcome.loaded += 1;
-                outcome.candidates += rows.len();
+                outcome.candidates += rows;
             } else {
                 outcome.skipped += 1;
             }
             // Counted once held, so a reader of the counters sees the namespace in the cache.
-            ReadCounters::add(&self.reads.candidate_queries, 1);
-            ReadCounters::add(&self.reads.candidate_rows, rows.len());
+            ReadCounters::add(&self.reads.candidate_rows, rows);
         }
+        let queries = if one_scan { 1 } else { stale.len() };
+        ReadCounters::add(&self.reads.candidate_queries, queries);
         outcome.elapsed = started.elapsed();
         Ok(outcome)
     }
@@ -774,6 +784,72 @@ fn candidate_lists_of(
                 records,
             };
             (name, cache::CandidateList::new(list))
+        })
+        .collect())
+}
+
+/// The candidates of every live record filed under one of the `stale` namespaces
+/// ([`store::LIVE_CANDIDATES`]), grouped as [`candidate_lists_of`] groups one namespace's rows, with each
+/// namespace's row count; in `stale`'s order. Rows are grouped as they arrive, so the scan's rows are
+/// never all held at once.
+async fn read_live_candidates(
+    tx: &deadpool_postgres::Transaction<'_>,
+    statement: &tokio_postgres::Statement,
+    stale: &[(Namespace, Vec<i64>)],
+) -> Result<Vec<(HashMap<String, cache::CandidateList>, usize)>, MatchError> {
+    let slots: HashMap<&Namespace, usize> = stale
+        .iter()
+        .enumerate()
+        .map(|(i, (ns, _))| (ns, i))
+        .collect();
+    let mut grouped: Vec<HashMap<String, Vec<store::Candidate>>> =
+        vec![HashMap::new(); stale.len()];
+    let mut counts = vec![0usize; stale.len()];
+    // A record in two live operations (never, as the feed store writes them) is taken once, as the
+    // per-namespace read's `LIMIT 1` does.
+    let mut seen: HashSet<i64> = HashSet::new();
+    let rows = tx
+        .query_raw(
+            statement,
+            std::iter::empty::<&(dyn tokio_postgres::types::ToSql + Sync)>(),
+        )
+        .await?;
+    futures::pin_mut!(rows);
+    while let Some(row) = rows.try_next().await? {
+        let ecosystem: &str = row.try_get(8)?;
+        let Ok(ecosystem) = ecosystem.parse() else {
+            continue;
+        };
+        let ns = Namespace {
+            ecosystem,
+            did: row.try_get(9)?,
+            release: row.try_get(10)?,
+        };
+        let Some(&slot) = slots.get(&ns) else {
+            continue;
+        };
+        let (name, candidate) = store::candidate(&row)?;
+        if !seen.insert(candidate.id) {
+            continue;
+        }
+        grouped[slot].entry(name).or_default().push(candidate);
+        counts[slot] += 1;
+    }
+    Ok(grouped
+        .into_iter()
+        .zip(counts)
+        .map(|(names, count)| {
+            let lists = names
+                .into_iter()
+                .map(|(name, records)| {
+                    let list = store::NameCandidates {
+                        name: name.clone(),
+                        records,
+                    };
+                    (name, cache::CandidateList::new(list))
+                })
+                .collect();
+            (lists, count)
         })
         .collect())
 }

@@ -48,6 +48,20 @@ pub const NAMESPACE_CANDIDATES: &str = concat!(
     "WHERE v.ecosystem = $1 AND v.dist_did = $2 AND v.dist_release = $3"
 );
 
+/// Every live record's candidate (the columns of [`CANDIDATES`], then the record's namespace): what
+/// [`Matcher::refresh`](super::Matcher::refresh) reads when most namespaces are stale, as at a process's
+/// start. One sequential scan joined to the live operations' memberships by hash: PostgreSQL reads a
+/// large table's sequential scan through a small ring of buffers, so this read leaves the shared buffers
+/// (the pages reports read records from) as they were, where one index read per namespace pulls every
+/// page of the table through them. It is also faster: on the benchmark's 192,730 records, 0.39 s of
+/// execution against 1.1 s for the per-namespace reads.
+pub const LIVE_CANDIDATES: &str = "
+    SELECT v.id, u.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.probe, v.ctid::text,
+        v.ecosystem, v.dist_did, v.dist_release
+    FROM vulnerability v
+    JOIN uo_vulnerability u ON u.vulnerability_id = v.id
+    WHERE u.uo_id = ANY(ARRAY(SELECT uo_id FROM latest_update_operation))";
+
 /// The matched records, without the parts only matching needs (OSV version lists can run to hundreds of
 /// entries): the `report` column, JSON text written at commit (migration V6), which PostgreSQL sends as
 /// stored. Read by their row addresses ([`RowAddress`], from the candidates): a TID scan reads one heap
