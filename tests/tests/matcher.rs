@@ -1773,6 +1773,61 @@ async fn a_refreshed_matcher_reads_no_candidates_and_answers_as_a_cold_one() -> 
 }
 
 #[tokio::test]
+async fn a_refresh_keeps_the_records_without_a_fix_so_an_up_to_date_image_reads_none() -> Result<()>
+{
+    // Records without a fixed version affect every installed version of their package, so they are most
+    // of an up-to-date image's findings: the refresh keeps their reports, and such an image's first report
+    // reads neither candidates nor records. An old package's fixed record is still read, and both reports
+    // equal a new matcher's.
+    let (db, matcher) = matcher_with(&[("debian-oval/bookworm", debian_bookworm_oval())]).await?;
+    let refreshed = matcher.refresh().await?;
+    // The fixture's unfixed bookworm records: tar's CVE-2005-2541 and apt's CVE-2011-3374 among them.
+    assert!(refreshed.records >= 2, "{refreshed:?}");
+    assert!(refreshed.records < refreshed.candidates, "{refreshed:?}");
+
+    let image = |openssl: &str| -> Result<IndexReport> {
+        let mut status =
+            String::from_utf8(testdata("ecosystems/dpkg/testdata/bookworm-minbase-status"))?;
+        status.push('\n');
+        status.push_str(&dpkg_stanza("libssl3", Some("openssl"), openssl));
+        Ok(index_of(vec![scan_rootfs(&[
+            ("etc/os-release", os_release("debian", "12", "bookworm")),
+            ("var/lib/dpkg/status", status.into_bytes()),
+        ])]))
+    };
+    let current = image("3.0.11-1~deb12u2")?;
+    let before = matcher.reads();
+    let report = matcher.vulnerability_report(&current).await?;
+    assert_eq!(hits_of(&report, "tar"), pairs(&[("CVE-2005-2541", "")]));
+    assert_eq!(hits_of(&report, "apt"), pairs(&[("CVE-2011-3374", "")]));
+    assert!(hits_of(&report, "libssl3").is_empty());
+    assert_eq!(
+        matcher.reads(),
+        before,
+        "an up-to-date image read something"
+    );
+    assert_eq!(
+        report,
+        Matcher::new(db.clone())
+            .vulnerability_report(&current)
+            .await?
+    );
+
+    let old = image("3.0.7-1")?;
+    let report = matcher.vulnerability_report(&old).await?;
+    assert_eq!(
+        hits_of(&report, "libssl3"),
+        pairs(&[("CVE-2022-4304", "3.0.8-1")])
+    );
+    assert_eq!(matcher.reads().records, before.records + 1);
+    assert_eq!(
+        report,
+        Matcher::new(db.clone()).vulnerability_report(&old).await?
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn records_moved_since_their_candidates_were_read_are_read_by_id() -> Result<()> {
     // A report reads its matched records at the row addresses (`ctid`) its candidates were read at. Rows
     // that moved since (here `CLUSTER`, which rewrites the table in another order, so an old address

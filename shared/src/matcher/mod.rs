@@ -106,6 +106,8 @@ pub struct MatcherRefresh {
     pub already_whole: usize,
     /// Namespaces not loaded because the cache would pass its bound.
     pub skipped: usize,
+    /// Report records of records without a fix kept for reports (see `store::NAMESPACE_CANDIDATES`).
+    pub records: usize,
     pub elapsed: std::time::Duration,
 }
 
@@ -259,7 +261,9 @@ impl Matcher {
     /// already whole for its current live operations, in one snapshot. Afterwards a report on those
     /// namespaces reads no candidates, whatever its package names: the first report of a process, and the
     /// first after a feed switch, cost what a warm one does (less the records and enrichments they match
-    /// for the first time). Cheap when nothing changed (the freshness query only), so the API runs it
+    /// for the first time). The reports of the records it reads that have no fix are kept too (up to
+    /// [`cache::UNFIXED_RECORDS`]): they affect every version of their package, so an up-to-date image's
+    /// first report reads no records either. Cheap when nothing changed (the freshness query only), so the API runs it
     /// periodically ([`Matcher::spawn_refresh`]). Namespaces of an operation committed before migration V5
     /// (unknown namespaces) are not loaded; a namespace that would take the cache past its bound is skipped.
     pub async fn refresh(&self) -> Result<MatcherRefresh, MatchError> {
@@ -299,10 +303,11 @@ impl Matcher {
         // Most namespaces stale (a process's first refresh): one sequential scan of every live record,
         // grouped here (`store::LIVE_CANDIDATES`). A few (a feed switched): one index read per stale
         // namespace, which costs in proportion to its records rather than to the whole table.
-        let one_scan = stale.len() > 1 && stale.len() > outcome.already_whole;
+        let one_scan = stale.len() > outcome.already_whole;
+        let mut unfixed = UnfixedRecords::default();
         let read: Vec<(HashMap<String, cache::CandidateList>, usize)> = if one_scan {
             let statement = tx.prepare_cached(store::LIVE_CANDIDATES).await?;
-            read_live_candidates(&tx, &statement, &stale).await?
+            read_live_candidates(&tx, &statement, &stale, &mut unfixed).await?
         } else {
             let namespace_statement = tx.prepare_cached(store::NAMESPACE_CANDIDATES).await?;
             let rows = futures::future::try_join_all(stale.iter().map(|(ns, _)| {
@@ -312,11 +317,17 @@ impl Matcher {
                 async move { tx.query(statement, &[&ecosystem, &did, &release]).await }
             }))
             .await?;
+            for row in rows.iter().flatten() {
+                unfixed.add(row)?;
+            }
             rows.iter()
                 .map(|rows| Ok((candidate_lists_of(&[], rows)?, rows.len())))
                 .collect::<Result<_, StoreError>>()?
         };
         tx.commit().await?;
+        outcome.records = unfixed.records.len();
+        self.cache
+            .store_records(unfixed.records.iter().map(|(id, r)| (*id, r)));
         for ((ns, live), (lists, rows)) in stale.iter().zip(read) {
             if self.cache.store_namespace(live, ns, lists) {
                 outcome.loaded += 1;
@@ -543,9 +554,13 @@ impl Matcher {
             .filter_map(|f| f.uo_id)
             .collect();
         enrichment_live.sort_unstable();
-        let (known_enrichments, cves) = self
-            .cache
-            .enrichments(&enrichment_live, cve_to_ids.keys().copied());
+        // No enrichment feed live: no CVE has enrichments, nothing to read.
+        let (known_enrichments, cves) = if enrichment_live.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.cache
+                .enrichments(&enrichment_live, cve_to_ids.keys().copied())
+        };
         // The records are read at their row addresses; any not found there (moved since their candidates
         // were read) by id, in the same snapshot. Rows are parsed as they arrive (`query_raw`), so parsing
         // the records' JSON overlaps PostgreSQL's scan for the next ones rather than following it.
@@ -731,6 +746,7 @@ fn log_refresh(outcome: Result<MatcherRefresh, MatchError>) {
             loaded = r.loaded,
             candidates = r.candidates,
             skipped = r.skipped,
+            records = r.records,
             elapsed_ms = r.elapsed.as_millis() as u64,
             "matcher namespaces loaded"
         ),
@@ -776,7 +792,14 @@ fn candidate_lists_of(
         let (name, candidate) = store::candidate(row)?;
         by_name.entry(name).or_default().push(candidate);
     }
-    Ok(by_name
+    Ok(candidate_lists(by_name))
+}
+
+/// Candidates grouped by package name, as the cache keeps them.
+fn candidate_lists(
+    by_name: HashMap<String, Vec<store::Candidate>>,
+) -> HashMap<String, cache::CandidateList> {
+    by_name
         .into_iter()
         .map(|(name, records)| {
             let list = store::NameCandidates {
@@ -785,7 +808,7 @@ fn candidate_lists_of(
             };
             (name, cache::CandidateList::new(list))
         })
-        .collect())
+        .collect()
 }
 
 /// The candidates of every live record filed under one of the `stale` namespaces
@@ -796,6 +819,7 @@ async fn read_live_candidates(
     tx: &deadpool_postgres::Transaction<'_>,
     statement: &tokio_postgres::Statement,
     stale: &[(Namespace, Vec<i64>)],
+    unfixed: &mut UnfixedRecords,
 ) -> Result<Vec<(HashMap<String, cache::CandidateList>, usize)>, MatchError> {
     let slots: HashMap<&Namespace, usize> = stale
         .iter()
@@ -816,14 +840,14 @@ async fn read_live_candidates(
         .await?;
     futures::pin_mut!(rows);
     while let Some(row) = rows.try_next().await? {
-        let ecosystem: &str = row.try_get(8)?;
+        let ecosystem: &str = row.try_get(9)?;
         let Ok(ecosystem) = ecosystem.parse() else {
             continue;
         };
         let ns = Namespace {
             ecosystem,
-            did: row.try_get(9)?,
-            release: row.try_get(10)?,
+            did: row.try_get(10)?,
+            release: row.try_get(11)?,
         };
         let Some(&slot) = slots.get(&ns) else {
             continue;
@@ -832,26 +856,34 @@ async fn read_live_candidates(
         if !seen.insert(candidate.id) {
             continue;
         }
+        unfixed.add(&row)?;
         grouped[slot].entry(name).or_default().push(candidate);
         counts[slot] += 1;
     }
     Ok(grouped
         .into_iter()
+        .map(candidate_lists)
         .zip(counts)
-        .map(|(names, count)| {
-            let lists = names
-                .into_iter()
-                .map(|(name, records)| {
-                    let list = store::NameCandidates {
-                        name: name.clone(),
-                        records,
-                    };
-                    (name, cache::CandidateList::new(list))
-                })
-                .collect();
-            (lists, count)
-        })
         .collect())
+}
+
+/// The reports of records without a fix a refresh read (`store::NAMESPACE_CANDIDATES`), at most
+/// [`cache::UNFIXED_RECORDS`].
+#[derive(Default)]
+struct UnfixedRecords {
+    records: Vec<(i64, Arc<ReportVulnerability>)>,
+}
+
+impl UnfixedRecords {
+    fn add(&mut self, row: &tokio_postgres::Row) -> Result<(), StoreError> {
+        if self.records.len() < cache::UNFIXED_RECORDS
+            && let Some((id, record)) = store::unfixed_record(row)?
+        {
+            self.records
+                .push((id, Arc::new(report_vulnerability(id, record))));
+        }
+        Ok(())
+    }
 }
 
 /// Clair's layout: `enrichments[type] = [{vulnerability id: [record, …]}]`, one type per enrichment source.
