@@ -14,7 +14,13 @@ use lucid_api::handler;
 /// How long init may spend loading the matcher's namespaces (Lambda allows on-demand init 10 s in all).
 const INIT_REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
-#[tokio::main]
+/// One thread: Lambda hands an execution environment one request at a time, so worker threads add only
+/// cross-thread wake-ups (between `tokio-postgres`'s connection task and the report reading from it, at
+/// every batch of rows). A matcher's cold report took ×0.80 the time on a current-thread runtime in the
+/// match bench (`bench/match-results.md`, session 8). Nothing blocks the thread: a layer scan (a layer PUT
+/// to the API; deployed, layers go to S3 by presigned URL) runs in `spawn_blocking` and reads through this
+/// runtime, which the main thread drives while it awaits the scan.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     lambda_http::tracing::init_default_subscriber();
     let Some(services) = Services::start_function("lucid-api").await else {
