@@ -1824,6 +1824,34 @@ async fn a_refresh_keeps_the_records_without_a_fix_so_an_up_to_date_image_reads_
         report,
         Matcher::new(db.clone()).vulnerability_report(&old).await?
     );
+
+    // A record without a fix whose stored text does not parse is not kept, and does not fail the refresh:
+    // the report that matches it reads it and fails, naming it, as without a refresh.
+    let tar: i64 = report
+        .vulnerabilities
+        .iter()
+        .find(|(_, v)| v.name == "CVE-2005-2541")
+        .context("tar's finding")?
+        .0
+        .parse()?;
+    db.client()
+        .await?
+        .execute(
+            "UPDATE vulnerability SET report = '{\"name\": ' WHERE id = $1",
+            &[&tar],
+        )
+        .await?;
+    let fresh = Matcher::new(db.clone());
+    let again = fresh.refresh().await?;
+    assert_eq!(again.records, refreshed.records - 1, "{again:?}");
+    let err = fresh
+        .vulnerability_report(&current)
+        .await
+        .expect_err("a corrupt record must fail the report");
+    assert!(
+        err.to_string().contains(&format!("vulnerability {tar}")),
+        "{err}"
+    );
     Ok(())
 }
 

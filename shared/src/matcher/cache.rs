@@ -31,8 +31,8 @@ use crate::model::ReportVulnerability;
 const MAX_CANDIDATES: usize = 500_000;
 /// Report records kept at most.
 const MAX_RECORDS: usize = 100_000;
-/// Report records of records without a fix a refresh keeps at most ([`Matcher::refresh`](super::Matcher::refresh)):
-/// half the records bound, leaving the rest to what reports read.
+/// Report records of records without a fix a refresh keeps at most
+/// ([`Matcher::refresh`](super::Matcher::refresh)): half the records bound, leaving the rest to reports.
 pub const UNFIXED_RECORDS: usize = MAX_RECORDS / 2;
 /// CVE ids whose enrichments are kept at most.
 const MAX_ENRICHED_CVES: usize = 200_000;

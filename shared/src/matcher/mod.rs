@@ -263,9 +263,10 @@ impl Matcher {
     /// first after a feed switch, cost what a warm one does (less the records and enrichments they match
     /// for the first time). The reports of the records it reads that have no fix are kept too (up to
     /// [`cache::UNFIXED_RECORDS`]): they affect every version of their package, so an up-to-date image's
-    /// first report reads no records either. Cheap when nothing changed (the freshness query only), so the API runs it
-    /// periodically ([`Matcher::spawn_refresh`]). Namespaces of an operation committed before migration V5
-    /// (unknown namespaces) are not loaded; a namespace that would take the cache past its bound is skipped.
+    /// first report reads no records either. Cheap when nothing changed (the freshness query only), so the
+    /// API runs it periodically ([`Matcher::spawn_refresh`]). Namespaces of an operation committed before
+    /// migration V5 (unknown namespaces) are not loaded; a namespace that would take the cache past its
+    /// bound is skipped.
     pub async fn refresh(&self) -> Result<MatcherRefresh, MatchError> {
         let started = std::time::Instant::now();
         let mut client = self.db.client().await?;
@@ -300,9 +301,9 @@ impl Matcher {
                 stale.push((ns, live));
             }
         }
-        // Most namespaces stale (a process's first refresh): one sequential scan of every live record,
-        // grouped here (`store::LIVE_CANDIDATES`). A few (a feed switched): one index read per stale
-        // namespace, which costs in proportion to its records rather than to the whole table.
+        // More namespaces stale than held whole (a process's first refresh): one sequential scan of every
+        // live record, grouped here (`store::LIVE_CANDIDATES`). Fewer (a feed switched): one index read per
+        // stale namespace, which costs in proportion to its records rather than to the whole table.
         let one_scan = stale.len() > outcome.already_whole;
         let mut unfixed = UnfixedRecords::default();
         let read: Vec<(HashMap<String, cache::CandidateList>, usize)> = if one_scan {
@@ -318,7 +319,7 @@ impl Matcher {
             }))
             .await?;
             for row in rows.iter().flatten() {
-                unfixed.add(row)?;
+                unfixed.add(row);
             }
             rows.iter()
                 .map(|rows| Ok((candidate_lists_of(&[], rows)?, rows.len())))
@@ -856,7 +857,7 @@ async fn read_live_candidates(
         if !seen.insert(candidate.id) {
             continue;
         }
-        unfixed.add(&row)?;
+        unfixed.add(&row);
         grouped[slot].entry(name).or_default().push(candidate);
         counts[slot] += 1;
     }
@@ -875,14 +876,19 @@ struct UnfixedRecords {
 }
 
 impl UnfixedRecords {
-    fn add(&mut self, row: &tokio_postgres::Row) -> Result<(), StoreError> {
-        if self.records.len() < cache::UNFIXED_RECORDS
-            && let Some((id, record)) = store::unfixed_record(row)?
-        {
-            self.records
-                .push((id, Arc::new(report_vulnerability(id, record))));
+    /// Keeps the row's report, if it carries one. One that does not parse is not kept, and does not fail
+    /// the refresh: a report matching it reads it and fails there, naming it, as without a refresh.
+    fn add(&mut self, row: &tokio_postgres::Row) {
+        if self.records.len() >= cache::UNFIXED_RECORDS {
+            return;
         }
-        Ok(())
+        match store::unfixed_record(row) {
+            Ok(Some((id, record))) => self
+                .records
+                .push((id, Arc::new(report_vulnerability(id, record)))),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "a record without a fix not kept by the refresh"),
+        }
     }
 }
 

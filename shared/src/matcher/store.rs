@@ -63,8 +63,8 @@ pub const NAMESPACE_CANDIDATES: &str = concat!(
     "WHERE v.ecosystem = $1 AND v.dist_did = $2 AND v.dist_release = $3"
 );
 
-/// Every live record's candidate (the columns of [`NAMESPACE_CANDIDATES`], then the record's namespace): what
-/// [`Matcher::refresh`](super::Matcher::refresh) reads when most namespaces are stale, as at a process's
+/// Every live record's candidate (the columns of [`NAMESPACE_CANDIDATES`], then the record's namespace):
+/// what [`Matcher::refresh`](super::Matcher::refresh) reads when most namespaces are stale, as at a process's
 /// start. One sequential scan joined to the live operations' memberships by hash: PostgreSQL reads a
 /// large table's sequential scan through a small ring of buffers, so this read leaves the shared buffers
 /// (the pages reports read records from) as they were, where one index read per namespace pulls every
