@@ -853,10 +853,10 @@ async fn read_live_candidates(
         let Some(&slot) = slots.get(&ns) else {
             continue;
         };
-        let (name, candidate) = store::candidate(&row)?;
-        if !seen.insert(candidate.id) {
+        if !seen.insert(row.try_get(0)?) {
             continue;
         }
+        let (name, candidate) = store::candidate(&row)?;
         unfixed.add(&row);
         grouped[slot].entry(name).or_default().push(candidate);
         counts[slot] += 1;
