@@ -420,8 +420,9 @@ pub fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// The statements of a migration file in `infra/migrations` that rewrite existing rows (its `UPDATE`s), as a
-/// database from before that migration ran them: tests check a backfill against what the code writes.
+/// The statements of a migration file in `infra/migrations` that rewrite or copy existing rows (its `UPDATE`s
+/// and `INSERT`s), as a database from before that migration ran them: tests check a backfill against what
+/// the code writes.
 pub fn backfill_statements(file: &str) -> Vec<String> {
     let path = repo_root().join("infra/migrations").join(file);
     let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -432,7 +433,7 @@ pub fn backfill_statements(file: &str) -> Vec<String> {
         .join("\n");
     code.split(';')
         .map(str::trim)
-        .filter(|statement| statement.starts_with("UPDATE"))
+        .filter(|statement| statement.starts_with("UPDATE") || statement.starts_with("INSERT"))
         .map(str::to_owned)
         .collect()
 }

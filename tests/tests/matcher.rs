@@ -1618,7 +1618,8 @@ async fn a_feed_switch_makes_only_the_namespaces_it_covers_cold() -> Result<()> 
 #[tokio::test]
 async fn records_stored_before_the_report_column_read_the_same() -> Result<()> {
     // Rows written before migration V6 get their `report` text from the JSONB record (the migration's
-    // backfill); rows written since get it from the feed store. Both must read as the same report.
+    // backfill), then (V7) their record moves apart; rows written since get both from the feed store.
+    // Both must read as the same report.
     let osv = osv_samples();
     let (db, matcher) = matcher_with(&[
         ("alpine/v3.19/main", alpine_v319_main()),
@@ -1643,10 +1644,29 @@ async fn records_stored_before_the_report_column_read_the_same() -> Result<()> {
     assert!(!hits_of(&written, "busybox").is_empty());
     assert!(!hits_of(&written, "requests").is_empty());
     let client = db.client().await?;
-    let backfill = harness::backfill_statements("V6__vulnerability_report_text.sql");
-    assert_eq!(backfill.len(), 1, "{backfill:?}");
-    let backfilled = client.execute(backfill[0].as_str(), &[]).await?;
-    assert!(backfilled > 0);
+    // The rows as before V6: no report text, the record in the row.
+    client
+        .batch_execute(
+            "ALTER TABLE vulnerability ADD COLUMN record JSONB;
+             UPDATE vulnerability v SET record = r.record, report = ''
+                 FROM vulnerability_record r WHERE r.vulnerability_id = v.id;
+             DELETE FROM vulnerability_record",
+        )
+        .await?;
+    let backfill: Vec<String> = [
+        "V6__vulnerability_report_text.sql",
+        "V7__vulnerability_record_apart.sql",
+    ]
+    .iter()
+    .flat_map(|file| harness::backfill_statements(file))
+    .collect();
+    assert_eq!(backfill.len(), 2, "{backfill:?}");
+    for statement in &backfill {
+        assert!(client.execute(statement.as_str(), &[]).await? > 0);
+    }
+    client
+        .batch_execute("ALTER TABLE vulnerability DROP COLUMN record")
+        .await?;
     let read = Matcher::new(db.clone())
         .vulnerability_report(&index)
         .await?;

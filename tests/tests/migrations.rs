@@ -89,6 +89,10 @@ async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
     let client = db.client().await?;
     let namespaces = "SELECT id, namespaces FROM update_operation ORDER BY id";
     let reports = "SELECT id, report FROM vulnerability ORDER BY id";
+    let records = "SELECT vulnerability_id, record FROM vulnerability_record ORDER BY 1";
+    let read_records = |rows: Vec<tokio_postgres::Row>| -> Vec<(i64, serde_json::Value)> {
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    };
     let read_namespaces = |rows: Vec<tokio_postgres::Row>| -> Vec<(i64, Option<Vec<String>>)> {
         rows.iter().map(|r| (r.get(0), r.get(1))).collect()
     };
@@ -110,22 +114,30 @@ async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
     );
     let written_reports = read_reports(client.query(reports, &[]).await?)?;
     assert!(written_reports.len() > 10);
+    let written_records = read_records(client.query(records, &[]).await?);
+    assert_eq!(written_records.len(), written_reports.len());
 
-    // As a database from before migrations V5 and V6 had them: no namespaces, no report text. Their own
-    // backfill statements must restore exactly what the feed store writes.
+    // As a database from before migrations V5 to V7 had them: no namespaces, no report text, the record
+    // in the `vulnerability` row. Their own backfill statements must restore exactly what the feed store
+    // writes.
     client
         .batch_execute(
-            "UPDATE update_operation SET namespaces = NULL; UPDATE vulnerability SET report = ''",
+            "ALTER TABLE vulnerability ADD COLUMN record JSONB;
+             UPDATE vulnerability v SET record = r.record
+                 FROM vulnerability_record r WHERE r.vulnerability_id = v.id;
+             DELETE FROM vulnerability_record;
+             UPDATE update_operation SET namespaces = NULL; UPDATE vulnerability SET report = ''",
         )
         .await?;
     let statements: Vec<String> = [
         "V5__operation_namespaces.sql",
         "V6__vulnerability_report_text.sql",
+        "V7__vulnerability_record_apart.sql",
     ]
     .iter()
     .flat_map(|file| harness::backfill_statements(file))
     .collect();
-    assert_eq!(statements.len(), 2, "{statements:?}");
+    assert_eq!(statements.len(), 3, "{statements:?}");
     for statement in &statements {
         client.batch_execute(statement).await?;
     }
@@ -137,5 +149,12 @@ async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
         read_reports(client.query(reports, &[]).await?)?,
         written_reports
     );
+    assert_eq!(
+        read_records(client.query(records, &[]).await?),
+        written_records
+    );
+    client
+        .batch_execute("ALTER TABLE vulnerability DROP COLUMN record")
+        .await?;
     Ok(())
 }

@@ -171,13 +171,30 @@ struct RecordTable {
     /// Columns after `hash`, as created in the temporary table and copied.
     columns: &'static [(&'static str, &'static str)],
     table: &'static str,
-    /// Expression list selecting `columns` from the temporary table, in `table`'s column order.
+    /// `table`'s columns after `hash`, and the expression list selecting them from the temporary table.
+    table_columns: &'static str,
     select: &'static str,
+    /// Where the part of a record the matcher never reads is kept, written for the rows a commit inserts.
+    side: Option<SideTable>,
     link: &'static str,
     link_column: &'static str,
     /// `update_operation.namespaces` of an operation holding the `incoming` rows (SQL), or `NULL` for
     /// records the matcher does not look up by namespace.
     namespaces: &'static str,
+    /// The order new rows are inserted in (SQL `ORDER BY` list of `incoming` columns): the order readers
+    /// ask for them, so rows read together share heap pages (PostgreSQL appends an insert's rows in the
+    /// order given).
+    insert_order: &'static str,
+}
+
+/// A table beside a [`RecordTable`]'s, one row per row of it (keyed by its id).
+struct SideTable {
+    table: &'static str,
+    /// The column holding the main table's id.
+    key: &'static str,
+    column: &'static str,
+    /// The expression selecting `column` from the temporary table.
+    select: &'static str,
 }
 
 const VULNERABILITIES: RecordTable = RecordTable {
@@ -198,23 +215,42 @@ const VULNERABILITIES: RecordTable = RecordTable {
         ("report", "TEXT"),
     ],
     table: "vulnerability",
+    table_columns: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, \
+                    module, normalized_severity, fixed_in_version, probe, report",
     select: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, module, \
-             normalized_severity, fixed_in_version, record::jsonb, probe, report",
+             normalized_severity, fixed_in_version, probe, report",
+    // The canonical record (migration V7): read whole by the feed store and the notifier, never by the
+    // matcher, so it is kept out of the heap the matcher's reads walk.
+    side: Some(SideTable {
+        table: "vulnerability_record",
+        key: "vulnerability_id",
+        column: "record",
+        select: "record::jsonb",
+    }),
     link: "uo_vulnerability",
     link_column: "vulnerability_id",
     // The matcher's namespace key (`matcher::plan::Namespace::key`).
     namespaces: "ARRAY(SELECT DISTINCT ecosystem || '/' || dist_did || '/' || dist_release FROM incoming \
                  ORDER BY 1)",
+    // The matcher reads records by package name (`vulnerability_lookup_idx`'s order, which migration V7
+    // clusters the table by): inserted in that order, a package's records share heap pages rather than
+    // lying wherever their advisory came in the feed (Debian's OVAL lists by CVE, so a package's records
+    // were spread over its whole release). See bench/match-results.md, session 9.
+    insert_order: "ecosystem, package_name, dist_did, dist_release, name, hash",
 };
 
 const ENRICHMENTS: RecordTable = RecordTable {
     kind: "enrichment",
     columns: &[("updater", "TEXT"), ("cve", "TEXT"), ("data", "TEXT")],
     table: "enrichment",
+    table_columns: "updater, cve, data",
     select: "updater, cve, data::jsonb",
+    side: None,
     link: "uo_enrichment",
     link_column: "enrichment_id",
     namespaces: "NULL",
+    // Read by CVE id.
+    insert_order: "cve, hash",
 };
 
 fn postgres_type(sql: &str) -> Type {
@@ -417,16 +453,26 @@ impl FeedStore {
             });
         }
 
-        tx.execute(
-            &format!(
-                "INSERT INTO {table} (hash, {column_names})
-                 SELECT hash, {} FROM incoming
-                 ON CONFLICT (hash) DO NOTHING",
-                spec.select
+        let insert = format!(
+            "INSERT INTO {table} (hash, {})
+             SELECT hash, {} FROM incoming ORDER BY {}
+             ON CONFLICT (hash) DO NOTHING",
+            spec.table_columns, spec.select, spec.insert_order
+        );
+        let insert = match spec.side {
+            None => insert,
+            Some(SideTable {
+                table: side,
+                key,
+                column,
+                select,
+            }) => format!(
+                "WITH inserted AS ({insert} RETURNING id, hash)
+                 INSERT INTO {side} ({key}, {column})
+                 SELECT inserted.id, {select} FROM inserted JOIN incoming USING (hash)"
             ),
-            &[],
-        )
-        .await?;
+        };
+        tx.execute(&insert, &[]).await?;
         let row = tx
             .query_one(
                 &format!(
@@ -512,7 +558,8 @@ impl FeedStore {
              FROM enrichment e JOIN uo_enrichment ue ON ue.enrichment_id = e.id
              WHERE ue.uo_id = $1 ORDER BY e.hash"
         } else {
-            "SELECT v.record FROM vulnerability v JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+            "SELECT r.record FROM vulnerability v JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+             JOIN vulnerability_record r ON r.vulnerability_id = v.id
              WHERE uv.uo_id = $1 ORDER BY v.hash"
         };
         let rows = client.query(sql, &[&operation.id]).await?;
@@ -531,8 +578,9 @@ impl FeedStore {
             None => {
                 client
                     .query(
-                        "SELECT v.record FROM vulnerability v
-                         JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id WHERE uv.uo_id = $1",
+                        "SELECT r.record FROM uo_vulnerability uv
+                         JOIN vulnerability_record r ON r.vulnerability_id = uv.vulnerability_id
+                         WHERE uv.uo_id = $1",
                         &[&operation.id],
                     )
                     .await?
@@ -540,8 +588,9 @@ impl FeedStore {
             Some(names) => {
                 client
                     .query(
-                        "SELECT v.record FROM vulnerability v
+                        "SELECT r.record FROM vulnerability v
                          JOIN uo_vulnerability uv ON uv.vulnerability_id = v.id
+                         JOIN vulnerability_record r ON r.vulnerability_id = v.id
                          WHERE uv.uo_id = $1 AND v.name = ANY($2)",
                         &[&operation.id, &names],
                     )
@@ -627,11 +676,11 @@ impl FeedStore {
         let prev_id = prev.as_ref().map(|p| p.id).unwrap_or(-1);
         let rows = client
             .query(
-                "SELECT 'added', v.record FROM vulnerability v WHERE v.id IN (
+                "SELECT 'added', r.record FROM vulnerability_record r WHERE r.vulnerability_id IN (
                      SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $1
                      EXCEPT SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $2)
                  UNION ALL
-                 SELECT 'removed', v.record FROM vulnerability v WHERE v.id IN (
+                 SELECT 'removed', r.record FROM vulnerability_record r WHERE r.vulnerability_id IN (
                      SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $2
                      EXCEPT SELECT vulnerability_id FROM uo_vulnerability WHERE uo_id = $1)",
                 &[&cur.id, &prev_id],
