@@ -5,7 +5,8 @@
 //! `lucid update --from DIR` does, then times `Matcher::vulnerability_report` for manifests of 100, 1,000
 //! and 5,000 packages and prints p50/p99 latency per size: reports by a new matcher (cold), by one
 //! long-lived matcher back to back (warm), a process's first report after its start-up refresh, and warm
-//! reports after the process sat idle.
+//! reports after the process sat idle. Reports run on the deployed API function's current-thread runtime
+//! (`LUCID_BENCH_RUNTIME=multi_thread` for `lucid serve`'s).
 //!
 //! Manifests are built from the loaded data so lookups hit real rows: 60 % Debian bookworm dpkg packages
 //! (binary `lib<source>` of a source package the Debian OVAL knows), 40 % language packages (PyPI, npm, Go,
@@ -196,8 +197,30 @@ fn manifest(size: usize, names: &BTreeMap<String, Vec<String>>) -> IndexReport {
     report
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<()> {
+/// `LUCID_BENCH_RUNTIME`: the Tokio runtime the reports run on. `current_thread` (the default) is the
+/// deployed API function's (`functions/api`: Lambda hands an environment one request at a time);
+/// `multi_thread` (two workers) is `lucid serve`'s, which serves concurrent requests.
+fn main() -> Result<()> {
+    let runtime = match std::env::var("LUCID_BENCH_RUNTIME").as_deref() {
+        Ok("multi_thread") => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+        Ok("current_thread") | Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        Ok(other) => {
+            bail!("LUCID_BENCH_RUNTIME must be current_thread or multi_thread, not {other}")
+        }
+    };
+    println!(
+        "reports on a {:?} Tokio runtime",
+        runtime.handle().runtime_flavor()
+    );
+    runtime.block_on(bench())
+}
+
+async fn bench() -> Result<()> {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it, as a smoke
     // run over the repository's own feed samples (so the benchmark cannot rot unnoticed).
     let benchmarking = std::env::args().any(|a| a == "--bench");
