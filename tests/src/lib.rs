@@ -420,20 +420,35 @@ pub fn assert_one_line_failure(out: &std::process::Output, needle: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// The statements of a migration file in `infra/migrations` that rewrite or copy existing rows (its `UPDATE`s
-/// and `INSERT`s), as a database from before that migration ran them: tests check a backfill against what
-/// the code writes.
-pub fn backfill_statements(file: &str) -> Vec<String> {
-    let path = repo_root().join("infra/migrations").join(file);
-    let sql = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let code: String = sql
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    code.split(';')
-        .map(str::trim)
-        .filter(|statement| statement.starts_with("UPDATE") || statement.starts_with("INSERT"))
-        .map(str::to_owned)
+/// The statements of migration files in `infra/migrations` that rewrite or copy existing rows (their
+/// `UPDATE`s and `INSERT`s), in order, as a database from before those migrations ran them: tests check a
+/// backfill against what the code writes.
+pub fn backfill_statements(files: &[&str]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|file| {
+            let path = repo_root().join("infra/migrations").join(file);
+            let sql = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let code: String = sql
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            code.split(';')
+                .map(str::trim)
+                .filter(|statement| {
+                    statement.starts_with("UPDATE") || statement.starts_with("INSERT")
+                })
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
+
+/// SQL putting the vulnerability records back where they were before migration V7 (in a `record` column of
+/// `vulnerability`, `vulnerability_record` empty), for the backfill tests; they drop the column again.
+pub const RECORDS_BEFORE_V7: &str = "ALTER TABLE vulnerability ADD COLUMN record JSONB;
+    UPDATE vulnerability v SET record = r.record
+        FROM vulnerability_record r WHERE r.vulnerability_id = v.id;
+    DELETE FROM vulnerability_record;";

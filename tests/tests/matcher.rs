@@ -1646,20 +1646,15 @@ async fn records_stored_before_the_report_column_read_the_same() -> Result<()> {
     let client = db.client().await?;
     // The rows as before V6: no report text, the record in the row.
     client
-        .batch_execute(
-            "ALTER TABLE vulnerability ADD COLUMN record JSONB;
-             UPDATE vulnerability v SET record = r.record, report = ''
-                 FROM vulnerability_record r WHERE r.vulnerability_id = v.id;
-             DELETE FROM vulnerability_record",
-        )
+        .batch_execute(&format!(
+            "{} UPDATE vulnerability SET report = ''",
+            harness::RECORDS_BEFORE_V7
+        ))
         .await?;
-    let backfill: Vec<String> = [
+    let backfill = harness::backfill_statements(&[
         "V6__vulnerability_report_text.sql",
         "V7__vulnerability_record_apart.sql",
-    ]
-    .iter()
-    .flat_map(|file| harness::backfill_statements(file))
-    .collect();
+    ]);
     assert_eq!(backfill.len(), 2, "{backfill:?}");
     for statement in &backfill {
         assert!(client.execute(statement.as_str(), &[]).await? > 0);

@@ -121,22 +121,16 @@ async fn backfills_agree_with_what_the_feed_store_writes() -> Result<()> {
     // in the `vulnerability` row. Their own backfill statements must restore exactly what the feed store
     // writes.
     client
-        .batch_execute(
-            "ALTER TABLE vulnerability ADD COLUMN record JSONB;
-             UPDATE vulnerability v SET record = r.record
-                 FROM vulnerability_record r WHERE r.vulnerability_id = v.id;
-             DELETE FROM vulnerability_record;
-             UPDATE update_operation SET namespaces = NULL; UPDATE vulnerability SET report = ''",
-        )
+        .batch_execute(&format!(
+            "{} UPDATE update_operation SET namespaces = NULL; UPDATE vulnerability SET report = ''",
+            harness::RECORDS_BEFORE_V7
+        ))
         .await?;
-    let statements: Vec<String> = [
+    let statements = harness::backfill_statements(&[
         "V5__operation_namespaces.sql",
         "V6__vulnerability_report_text.sql",
         "V7__vulnerability_record_apart.sql",
-    ]
-    .iter()
-    .flat_map(|file| harness::backfill_statements(file))
-    .collect();
+    ]);
     assert_eq!(statements.len(), 3, "{statements:?}");
     for statement in &statements {
         client.batch_execute(statement).await?;
