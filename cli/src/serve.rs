@@ -16,6 +16,8 @@ pub async fn serve(
     listen: SocketAddr,
     update_interval: Option<std::time::Duration>,
 ) -> anyhow::Result<ExitCode> {
+    // A long-lived process answering reports: see `keep_freed_memory`.
+    lucid::allocator::keep_freed_memory();
     let services = std::sync::Arc::new(Services::for_local(config).await?);
     let api = Api::from_services(&services);
     let listener = tokio::net::TcpListener::bind(listen)

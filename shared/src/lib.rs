@@ -2,6 +2,7 @@
 //! adapt an event or a command line to a call in here, so a deployed stack and a local run execute the
 //! same code. See `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod allocator;
 pub mod api;
 pub mod aws;
 pub mod blob;

@@ -201,6 +201,8 @@ fn manifest(size: usize, names: &BTreeMap<String, Vec<String>>) -> IndexReport {
 /// deployed API function's (`functions/api`: Lambda hands an environment one request at a time);
 /// `multi_thread` (two workers) is `lucid serve`'s, which serves concurrent requests.
 fn main() -> Result<()> {
+    // The API function's and `lucid serve`'s allocator setting.
+    lucid::allocator::keep_freed_memory();
     let runtime = match std::env::var("LUCID_BENCH_RUNTIME").as_deref() {
         Ok("multi_thread") => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

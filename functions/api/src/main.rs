@@ -22,6 +22,7 @@ const INIT_REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(
 /// runtime, which the main thread drives while it awaits the scan.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    lucid::allocator::keep_freed_memory();
     lambda_http::tracing::init_default_subscriber();
     let Some(services) = Services::start_function("lucid-api").await else {
         return ExitCode::FAILURE;
