@@ -29,11 +29,8 @@ use crate::model::ReportVulnerability;
 
 /// Candidate records kept at most (a Debian release with every package is ~100k).
 const MAX_CANDIDATES: usize = 500_000;
-/// Report records kept at most.
+/// Report records kept at most (those reports read or took from a refresh's candidates).
 const MAX_RECORDS: usize = 100_000;
-/// Report records of records without a fix a refresh keeps at most
-/// ([`Matcher::refresh`](super::Matcher::refresh)): half the records bound, leaving the rest to reports.
-pub const UNFIXED_RECORDS: usize = MAX_RECORDS / 2;
 /// CVE ids whose enrichments are kept at most.
 const MAX_ENRICHED_CVES: usize = 200_000;
 

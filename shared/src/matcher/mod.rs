@@ -15,7 +15,8 @@
 //!    version otherwise (Ubuntu, RHEL, OSV); rpm records must carry the package's module stream. Kernel
 //!    packages are matched like any other.
 //! 4. **Round trip 2**: the whole records of the matches, pipelined with their enrichments (by CVE id, from
-//!    the record's name and aliases), each row parsed as it arrives.
+//!    the record's name and aliases), each row parsed as it arrives. Matches whose candidates a refresh
+//!    read carry their report already ([`store::ShelvedReport`]) and are not read.
 //!
 //! [`cache`] keeps what round trips 1 and 2 read, per matcher (the API holds one per process): candidates
 //! per (namespace, name) for the live operations covering the namespace (the freshness query of round
@@ -106,7 +107,8 @@ pub struct MatcherRefresh {
     pub already_whole: usize,
     /// Namespaces not loaded because the cache would pass its bound.
     pub skipped: usize,
-    /// Report records of records without a fix kept for reports (see `store::NAMESPACE_CANDIDATES`).
+    /// Report records kept with their candidates (those whose stored report parsed; see
+    /// `store::NAMESPACE_CANDIDATES`).
     pub records: usize,
     pub elapsed: std::time::Duration,
 }
@@ -211,6 +213,8 @@ struct Hit<'a> {
     cves: &'a [String],
     /// Where its row was when its candidate was read.
     row: store::RowAddress,
+    /// Its report, when a refresh read the candidate.
+    report: Option<&'a store::ShelvedReport>,
 }
 
 impl Matcher {
@@ -260,10 +264,10 @@ impl Matcher {
     /// Loads whole every namespace the live feeds file records under whose cached candidates are not
     /// already whole for its current live operations, in one snapshot. Afterwards a report on those
     /// namespaces reads no candidates, whatever its package names: the first report of a process, and the
-    /// first after a feed switch, cost what a warm one does (less the records and enrichments they match
-    /// for the first time). The reports of the records it reads that have no fix are kept too (up to
-    /// [`cache::UNFIXED_RECORDS`]): they affect every version of their package, so an up-to-date image's
-    /// first report reads no records either. Cheap when nothing changed (the freshness query only), so the
+    /// first after a feed switch, cost what a warm one does (less the enrichments they match for the first
+    /// time). Each record's report is kept with its candidate too ([`store::ShelvedReport`], text interned:
+    /// 192,730 records take about 90 MiB more), so those reports read no records either: an image with
+    /// thousands of findings would otherwise read megabytes of them. Cheap when nothing changed (the freshness query only), so the
     /// API runs it periodically ([`Matcher::spawn_refresh`]). Namespaces of an operation committed before
     /// migration V5 (unknown namespaces) are not loaded; a namespace that would take the cache past its
     /// bound is skipped.
@@ -305,10 +309,10 @@ impl Matcher {
         // live record, grouped here (`store::LIVE_CANDIDATES`). Fewer (a feed switched): one index read per
         // stale namespace, which costs in proportion to its records rather than to the whole table.
         let one_scan = stale.len() > outcome.already_whole;
-        let mut unfixed = UnfixedRecords::default();
+        let mut shelf = Shelf::default();
         let read: Vec<(HashMap<String, cache::CandidateList>, usize)> = if one_scan {
             let statement = tx.prepare_cached(store::LIVE_CANDIDATES).await?;
-            read_live_candidates(&tx, &statement, &stale, &mut unfixed).await?
+            read_live_candidates(&tx, &statement, &stale, &mut shelf).await?
         } else {
             let namespace_statement = tx.prepare_cached(store::NAMESPACE_CANDIDATES).await?;
             let rows = futures::future::try_join_all(stale.iter().map(|(ns, _)| {
@@ -318,17 +322,12 @@ impl Matcher {
                 async move { tx.query(statement, &[&ecosystem, &did, &release]).await }
             }))
             .await?;
-            for row in rows.iter().flatten() {
-                unfixed.add(row);
-            }
             rows.iter()
-                .map(|rows| Ok((candidate_lists_of(&[], rows)?, rows.len())))
+                .map(|rows| Ok((shelf.candidate_lists_of(rows)?, rows.len())))
                 .collect::<Result<_, StoreError>>()?
         };
         tx.commit().await?;
-        outcome.records = unfixed.records.len();
-        self.cache
-            .store_records(unfixed.records.iter().map(|(id, r)| (*id, r)));
+        outcome.records = shelf.reports;
         for ((ns, live), (lists, rows)) in stale.iter().zip(read) {
             if self.cache.store_namespace(live, ns, lists) {
                 outcome.loaded += 1;
@@ -528,6 +527,7 @@ impl Matcher {
                         hits.entry(candidate.id).or_insert_with(|| Hit {
                             cves: &candidate.cves,
                             row: candidate.row,
+                            report: candidate.report.as_deref(),
                         });
                     }
                 }
@@ -540,9 +540,21 @@ impl Matcher {
             }
         }
 
-        // Round trip 2: the records of the matches the cache lacks, and the enrichments.
+        // Round trip 2: the records of the matches the cache lacks (and a refresh did not keep), and the
+        // enrichments.
         let ids: Vec<i64> = hits.keys().copied().collect();
         let (known_records, missing_records) = self.cache.records(&ids);
+        let mut shelved: HashMap<i64, Arc<ReportVulnerability>> = HashMap::new();
+        let missing_records: Vec<i64> = missing_records
+            .into_iter()
+            .filter(|id| match hits.get(id).and_then(|hit| hit.report) {
+                Some(report) => {
+                    shelved.insert(*id, Arc::new(report_vulnerability(*id, report.clone())));
+                    false
+                }
+                None => true,
+            })
+            .collect();
         let mut cve_to_ids: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for (id, hit) in &hits {
             for cve in hit.cves {
@@ -635,9 +647,10 @@ impl Matcher {
             .sort_unstable_by(|a, b| (&a.updater, &a.cve, a.id).cmp(&(&b.updater, &b.cve, b.id)));
 
         self.cache
-            .store_records(read_records.iter().map(|(id, r)| (*id, r)));
+            .store_records(read_records.iter().chain(&shelved).map(|(id, r)| (*id, r)));
         let mut records: HashMap<i64, Arc<ReportVulnerability>> = known_records;
         records.extend(read_records);
+        records.extend(shelved);
         if records.len() != hits.len() {
             return Err(StoreError::Corrupt(format!(
                 "{} matched vulnerabilities but {} records read",
@@ -820,7 +833,7 @@ async fn read_live_candidates(
     tx: &deadpool_postgres::Transaction<'_>,
     statement: &tokio_postgres::Statement,
     stale: &[(Namespace, Vec<i64>)],
-    unfixed: &mut UnfixedRecords,
+    shelf: &mut Shelf,
 ) -> Result<Vec<(HashMap<String, cache::CandidateList>, usize)>, MatchError> {
     let slots: HashMap<&Namespace, usize> = stale
         .iter()
@@ -856,8 +869,7 @@ async fn read_live_candidates(
         if !seen.insert(row.try_get(0)?) {
             continue;
         }
-        let (name, candidate) = store::candidate(&row)?;
-        unfixed.add(&row);
+        let (name, candidate) = shelf.candidate(&row)?;
         grouped[slot].entry(name).or_default().push(candidate);
         counts[slot] += 1;
     }
@@ -868,27 +880,45 @@ async fn read_live_candidates(
         .collect())
 }
 
-/// The reports of records without a fix a refresh read (`store::NAMESPACE_CANDIDATES`), at most
-/// [`cache::UNFIXED_RECORDS`].
+/// What a refresh keeps of the rows it reads: each candidate with its record's report, shelved
+/// ([`store::ShelvedReport`]) with one copy of each text for the whole refresh.
 #[derive(Default)]
-struct UnfixedRecords {
-    records: Vec<(i64, Arc<ReportVulnerability>)>,
+struct Shelf {
+    texts: store::Interner,
+    /// Reports kept.
+    reports: usize,
 }
 
-impl UnfixedRecords {
-    /// Keeps the row's report, if it carries one. One that does not parse is not kept, and does not fail
-    /// the refresh: a report matching it reads it and fails there, naming it, as without a refresh.
-    fn add(&mut self, row: &tokio_postgres::Row) {
-        if self.records.len() >= cache::UNFIXED_RECORDS {
-            return;
+impl Shelf {
+    /// The candidate of a refresh's row, with its report. A report that does not parse is not kept, and
+    /// does not fail the refresh: a report matching its record reads it and fails there, naming it, as
+    /// without a refresh.
+    fn candidate(
+        &mut self,
+        row: &tokio_postgres::Row,
+    ) -> Result<(String, store::Candidate), StoreError> {
+        let (name, mut candidate) = store::candidate(row)?;
+        match store::shelved_report(row, &mut self.texts) {
+            Ok(report) => {
+                candidate.report = Some(Arc::new(report));
+                self.reports += 1;
+            }
+            Err(e) => tracing::warn!(error = %e, "a record's report not kept by the refresh"),
         }
-        match store::unfixed_record(row) {
-            Ok(Some((id, record))) => self
-                .records
-                .push((id, Arc::new(report_vulnerability(id, record)))),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "a record without a fix not kept by the refresh"),
+        Ok((name, candidate))
+    }
+
+    /// [`candidate_lists_of`] a namespace's rows as a refresh reads them.
+    fn candidate_lists_of(
+        &mut self,
+        rows: &[tokio_postgres::Row],
+    ) -> Result<HashMap<String, cache::CandidateList>, StoreError> {
+        let mut by_name: HashMap<String, Vec<store::Candidate>> = HashMap::new();
+        for row in rows {
+            let (name, candidate) = self.candidate(row)?;
+            by_name.entry(name).or_default().push(candidate);
         }
+        Ok(candidate_lists(by_name))
     }
 }
 
@@ -1035,13 +1065,16 @@ fn freshness(
 
 /// The wire form of a matched record (the vulnerability's own package, distribution and repository, as
 /// Clair reports them, not the installed ones).
-fn report_vulnerability(id: i64, v: store::ReportRecord) -> ReportVulnerability {
+fn report_vulnerability<S: store::RecordText>(
+    id: i64,
+    v: store::ReportRecord<S>,
+) -> ReportVulnerability {
     let ecosystem = v.ecosystem.map(|e| e.as_str()).unwrap_or_default();
     ReportVulnerability {
         id: id.to_string(),
-        updater: v.updater,
-        name: v.name,
-        description: v.description,
+        updater: v.updater.into_string(),
+        name: v.name.into_string(),
+        description: v.description.into_string(),
         issued: v
             .issued
             .and_then(|t| {
@@ -1049,32 +1082,32 @@ fn report_vulnerability(id: i64, v: store::ReportRecord) -> ReportVulnerability 
                     .ok()
             })
             .unwrap_or_default(),
-        links: v.links.join(" "),
-        severity: v.severity,
+        links: join_links(&v.links),
+        severity: v.severity.into_string(),
         normalized_severity: v.normalized_severity,
         package: Some(ReportPackage {
-            name: v.package_name,
+            name: v.package_name.into_string(),
             kind: if v.package_is_source {
                 "source"
             } else {
                 "binary"
             }
             .to_owned(),
-            module: v.module,
-            arch: v.arch,
+            module: v.module.into_string(),
+            arch: v.arch.into_string(),
             ecosystem: ecosystem.to_owned(),
             ..ReportPackage::default()
         }),
         distribution: v.distribution.map(|d| {
-            let numbered =
-                d.release == "edge" || d.release.starts_with(|c: char| c.is_ascii_digit());
+            let release = d.release.as_ref();
+            let numbered = release == "edge" || release.starts_with(|c: char| c.is_ascii_digit());
             let (version_id, version_code_name) = if numbered {
-                (d.release, String::new())
+                (d.release.into_string(), String::new())
             } else {
-                (String::new(), d.release)
+                (String::new(), d.release.into_string())
             };
             ReportDistribution {
-                did: d.did,
+                did: d.did.into_string(),
                 version_id,
                 version_code_name,
                 ..ReportDistribution::default()
@@ -1087,8 +1120,20 @@ fn report_vulnerability(id: i64, v: store::ReportRecord) -> ReportVulnerability 
                 name: e.as_str().to_owned(),
                 ..ReportRepository::default()
             }),
-        fixed_in_version: v.fixed_in_version,
+        fixed_in_version: v.fixed_in_version.into_string(),
     }
+}
+
+/// Clair's `links`: the record's URLs, space-separated.
+fn join_links(links: &[impl AsRef<str>]) -> String {
+    let mut joined = String::with_capacity(links.iter().map(|l| l.as_ref().len() + 1).sum());
+    for (i, link) in links.iter().enumerate() {
+        if i > 0 {
+            joined.push(' ');
+        }
+        joined.push_str(link.as_ref());
+    }
+    joined
 }
 
 #[cfg(test)]
@@ -1107,6 +1152,57 @@ mod tests {
         let found: Vec<&str> = found.iter().map(String::as_str).collect();
         assert_eq!(found, ["CVE-2019-10744", "CVE-2020-8203", "CVE-2021-23337"]);
         assert!(cve_ids(["CVE-99-1", "GO-2023-1570"]).is_empty());
+    }
+
+    #[test]
+    fn a_shelved_report_reads_as_the_stored_one() -> Result<(), Box<dyn std::error::Error>> {
+        // Text with escapes (copied out of the row) and without (borrowed from it), empty links and a
+        // distribution named by number and by codename.
+        let record = |release: &str, links: &[&str]| Vulnerability {
+            updater: "debian/bookworm".into(),
+            name: "CVE-2024-1234".into(),
+            description: "a \"quoted\" word,\na tab\t and ✓".into(),
+            issued: Some(time::macros::datetime!(2024-01-02 03:04:05 UTC)),
+            links: links.iter().map(|l| (*l).to_owned()).collect(),
+            severity: "high".into(),
+            normalized_severity: crate::model::Severity::High,
+            ecosystem: Some(crate::model::Ecosystem::Dpkg),
+            package_name: "openssl".into(),
+            package_is_source: true,
+            distribution: Some(crate::model::DistributionSelector {
+                did: "debian".into(),
+                release: release.into(),
+            }),
+            fixed_in_version: "3.0.11-1~deb12u2".into(),
+            ..Vulnerability::default()
+        };
+        let mut texts = store::Interner::default();
+        let mut shelved = Vec::new();
+        for (release, links) in [
+            (
+                "bookworm",
+                &["https://a.example/1", "", "https://b.example/2"][..],
+            ),
+            ("3.19", &[][..]),
+            ("bookworm", &["https://a.example/1"][..]),
+        ] {
+            let text = serde_json::to_string(&record(release, links))?;
+            let read: store::ReportRecord = serde_json::from_str(&text)?;
+            let shelf: store::ReportRecord<store::RowText> = serde_json::from_str(&text)?;
+            let shelf = shelf.shelve(&mut texts);
+            assert_eq!(
+                report_vulnerability(7, shelf.clone()),
+                report_vulnerability(7, read)
+            );
+            shelved.push(shelf);
+        }
+        // Equal texts of different records are one copy.
+        assert!(Arc::ptr_eq(
+            &shelved[0].description,
+            &shelved[2].description
+        ));
+        assert!(Arc::ptr_eq(&shelved[0].links[0], &shelved[2].links[0]));
+        Ok(())
     }
 
     #[test]

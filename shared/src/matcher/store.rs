@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::plan::Namespace;
-use crate::model::{AffectedRange, DistributionSelector, Ecosystem, FeedFreshness, Severity};
+use crate::model::{AffectedRange, Ecosystem, FeedFreshness, Severity};
 use crate::store::StoreError;
 
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
@@ -43,14 +43,12 @@ macro_rules! live_candidates {
     };
 }
 
-/// The refresh reads' ninth column: the report of a record without a fixed version, NULL for others.
-/// Such a record affects every installed version of its package (distro records without a fix, OSV
-/// records with no `fixed` event), so an up-to-date image's findings are mostly these, and keeping them
-/// from the refresh spares such an image's first report its records read. The column is read from the
+/// The refresh reads' ninth column: the record's report, which the refresh keeps beside its candidate
+/// ([`ShelvedReport`]), so a refreshed matcher's reports read no records at all. The column is read from the
 /// heap page the refresh reads anyway.
-macro_rules! unfixed_report {
+macro_rules! shelved_report {
     () => {
-        ", CASE WHEN v.fixed_in_version = '' THEN v.report END"
+        ", v.report"
     };
 }
 use live_candidates;
@@ -59,7 +57,7 @@ use live_candidates;
 /// [`Matcher::refresh`](super::Matcher::refresh)). The lookup index's leading column narrows it to the
 /// ecosystem; the namespace is then a filter (a background read, not a report's).
 pub const NAMESPACE_CANDIDATES: &str = concat!(
-    live_candidates!(unfixed_report!()),
+    live_candidates!(shelved_report!()),
     "WHERE v.ecosystem = $1 AND v.dist_did = $2 AND v.dist_release = $3"
 );
 
@@ -72,7 +70,7 @@ pub const NAMESPACE_CANDIDATES: &str = concat!(
 /// execution against 1.1 s for the per-namespace reads.
 pub const LIVE_CANDIDATES: &str = concat!(
     "SELECT v.id, u.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.probe, v.ctid::text",
-    unfixed_report!(),
+    shelved_report!(),
     ", v.ecosystem, v.dist_did, v.dist_release
     FROM vulnerability v
     JOIN uo_vulnerability u ON u.vulnerability_id = v.id
@@ -167,6 +165,9 @@ pub struct Candidate {
     /// CVE ids named by the record's name and aliases ([`super::cve_ids`]), for enrichment: computed once,
     /// when the candidate is read, not per report.
     pub cves: Box<[String]>,
+    /// The record's report, when a refresh read the candidate (a report's own candidate reads leave it out:
+    /// they read the reports of their matches only).
+    pub report: Option<std::sync::Arc<ShelvedReport>>,
 }
 
 impl Candidate {
@@ -246,38 +247,144 @@ pub fn candidate(row: &tokio_postgres::Row) -> Result<(String, Candidate), Store
             ranges: fields.ranges.into(),
             versions: fields.versions.into(),
             cves,
+            report: None,
         },
     ))
 }
 
-/// The part of a stored record a report shows (the stored JSON is a [`Vulnerability`](crate::model::Vulnerability)).
+/// The part of a stored record a report shows (the stored JSON is a [`Vulnerability`](crate::model::Vulnerability)),
+/// with its text as `S`: [`String`] as a report reads it, [`Arc<str>`](std::sync::Arc) interned as a refresh
+/// keeps it ([`ShelvedReport`]).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-pub struct ReportRecord {
-    pub updater: String,
-    pub name: String,
+pub struct ReportRecord<S = String> {
+    pub updater: S,
+    pub name: S,
     #[serde(default)]
-    pub description: String,
+    pub description: S,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub issued: Option<OffsetDateTime>,
     #[serde(default)]
-    pub links: Vec<String>,
+    pub links: Vec<S>,
     #[serde(default)]
-    pub severity: String,
+    pub severity: S,
     #[serde(default)]
     pub normalized_severity: Severity,
     #[serde(default)]
     pub ecosystem: Option<Ecosystem>,
-    pub package_name: String,
+    pub package_name: S,
     #[serde(default)]
     pub package_is_source: bool,
     #[serde(default)]
-    pub distribution: Option<DistributionSelector>,
+    pub distribution: Option<RecordDistribution<S>>,
     #[serde(default)]
-    pub module: String,
+    pub module: S,
     #[serde(default)]
-    pub arch: String,
+    pub arch: S,
     #[serde(default)]
-    pub fixed_in_version: String,
+    pub fixed_in_version: S,
+}
+
+/// A record's distribution ([`DistributionSelector`](crate::model::DistributionSelector)'s fields).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RecordDistribution<S = String> {
+    pub did: S,
+    pub release: S,
+}
+
+/// The text of a [`ReportRecord`], taken into a report's own [`String`].
+pub trait RecordText: AsRef<str> {
+    fn into_string(self) -> String;
+}
+
+impl RecordText for String {
+    fn into_string(self) -> String {
+        self
+    }
+}
+
+impl RecordText for std::sync::Arc<str> {
+    fn into_string(self) -> String {
+        String::from(&*self)
+    }
+}
+
+/// A record's report as a refresh keeps it beside its candidate ([`Candidate::report`]), for every live
+/// record: its text interned ([`Interner`]), since most of it repeats across records (the same CVE's
+/// description and links in every release of a distribution: 16 MB of distinct descriptions in 83 MB on
+/// the benchmark's records).
+pub type ShelvedReport = ReportRecord<std::sync::Arc<str>>;
+
+/// One copy of each distinct text a refresh keeps ([`ShelvedReport`]). Hand-written: a set of `Arc<str>`
+/// looked up by `&str` is all it takes, and the interner crates either leak their strings for the
+/// process's life or hand out ids that a report would have to resolve through the interner. Hashed with
+/// foldhash: a refresh hashes 165 MB of text, and SipHash (std's default) took a fifth of the bench's CPU.
+#[derive(Default)]
+pub struct Interner {
+    texts: std::collections::HashSet<std::sync::Arc<str>, foldhash::fast::RandomState>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, text: &str) -> std::sync::Arc<str> {
+        if let Some(known) = self.texts.get(text) {
+            return known.clone();
+        }
+        let text: std::sync::Arc<str> = text.into();
+        self.texts.insert(text.clone());
+        text
+    }
+}
+
+/// A JSON string borrowed from the row where it holds no escape, so shelving a record copies only the
+/// texts the interner has not seen (a refresh reads 165 MB of reports, mostly repeated).
+#[derive(Debug, Default)]
+pub struct RowText<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for RowText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RowText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(RowText(std::borrow::Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(RowText(std::borrow::Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E>(self, text: String) -> Result<Self::Value, E> {
+                Ok(RowText(std::borrow::Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl ReportRecord<RowText<'_>> {
+    /// This record with its text interned, as a refresh keeps it.
+    pub fn shelve(self, texts: &mut Interner) -> ShelvedReport {
+        let mut intern = |text: RowText| texts.intern(&text.0);
+        ReportRecord {
+            updater: intern(self.updater),
+            name: intern(self.name),
+            description: intern(self.description),
+            issued: self.issued,
+            links: self.links.into_iter().map(&mut intern).collect(),
+            severity: intern(self.severity),
+            normalized_severity: self.normalized_severity,
+            ecosystem: self.ecosystem,
+            package_name: intern(self.package_name),
+            package_is_source: self.package_is_source,
+            distribution: self.distribution.map(|d| RecordDistribution {
+                did: intern(d.did),
+                release: intern(d.release),
+            }),
+            module: intern(self.module),
+            arch: intern(self.arch),
+            fixed_in_version: intern(self.fixed_in_version),
+        }
+    }
 }
 
 /// Reads a row of [`RECORDS`].
@@ -290,16 +397,16 @@ fn report_record(id: i64, text: &str) -> Result<ReportRecord, StoreError> {
     serde_json::from_str(text).map_err(|e| corrupt("record", id, e))
 }
 
-/// The report of a record without a fix a refresh read carries (its ninth column, see
-/// [`NAMESPACE_CANDIDATES`]), if any.
-pub fn unfixed_record(
+/// The report a refresh read beside a candidate (its ninth column, see [`NAMESPACE_CANDIDATES`]), shelved.
+pub fn shelved_report(
     row: &tokio_postgres::Row,
-) -> Result<Option<(i64, ReportRecord)>, StoreError> {
-    let Some(text) = row.try_get::<_, Option<&str>>(8)? else {
-        return Ok(None);
-    };
+    texts: &mut Interner,
+) -> Result<ShelvedReport, StoreError> {
     let id: i64 = row.try_get(0)?;
-    Ok(Some((id, report_record(id, text)?)))
+    let text: &str = row.try_get(8)?;
+    let record: ReportRecord<RowText> =
+        serde_json::from_str(text).map_err(|e| corrupt("record", id, e))?;
+    Ok(record.shelve(texts))
 }
 
 fn rfc3339(t: Option<OffsetDateTime>) -> Option<String> {
