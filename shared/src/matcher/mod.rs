@@ -266,11 +266,11 @@ impl Matcher {
     /// namespaces reads no candidates, whatever its package names: the first report of a process, and the
     /// first after a feed switch, cost what a warm one does (less the enrichments they match for the first
     /// time). Each record's report is kept with its candidate too ([`store::ShelvedReport`], text interned:
-    /// 192,730 records take about 90 MiB more), so those reports read no records either: an image with
-    /// thousands of findings would otherwise read megabytes of them. Cheap when nothing changed (the freshness query only), so the
-    /// API runs it periodically ([`Matcher::spawn_refresh`]). Namespaces of an operation committed before
-    /// migration V5 (unknown namespaces) are not loaded; a namespace that would take the cache past its
-    /// bound is skipped.
+    /// the benchmark's 192,730 records take about 70 MiB more), so those reports read no records either:
+    /// an image with thousands of findings would otherwise read megabytes of them. Cheap when nothing
+    /// changed (the freshness query only), so the API runs it periodically ([`Matcher::spawn_refresh`]).
+    /// Namespaces of an operation committed before migration V5 (unknown namespaces) are not loaded; a
+    /// namespace that would take the cache past its bound is skipped.
     pub async fn refresh(&self) -> Result<MatcherRefresh, MatchError> {
         let started = std::time::Instant::now();
         let mut client = self.db.client().await?;
@@ -396,21 +396,33 @@ impl Matcher {
         let cached = self
             .cache
             .lookup(lookups.iter().map(|(ns, l)| (*ns, l.names.as_slice())));
+        // Each namespace's candidates, grouped by name (a name without rows is cached as such), parsed as
+        // its rows arrive: the pipelined queries' rows come one namespace after another, so parsing one
+        // namespace's overlaps PostgreSQL's execution of the next.
         let read = |ns: &Namespace, names: Vec<String>| {
             let (ecosystem, did, release) = store::candidate_params(ns);
             let (did, release) = (did.to_owned(), release.to_owned());
             let statement = &candidates_statement;
             let tx = &tx;
             async move {
+                let mut by_name: HashMap<String, Vec<store::Candidate>> =
+                    names.iter().map(|n| (n.clone(), Vec::new())).collect();
                 if names.is_empty() {
-                    return Ok((names, Vec::new()));
+                    return Ok(by_name);
                 }
-                let rows = tx
-                    .query(statement, &[&ecosystem, &names, &did, &release])
-                    .await?;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                    [&ecosystem, &names, &did, &release];
+                let rows = tx.query_raw(statement, params).await?;
+                futures::pin_mut!(rows);
+                let mut count = 0;
+                while let Some(row) = rows.try_next().await? {
+                    let (name, candidate) = store::candidate(&row)?;
+                    by_name.entry(name).or_default().push(candidate);
+                    count += 1;
+                }
                 ReadCounters::add(&self.reads.candidate_queries, 1);
-                ReadCounters::add(&self.reads.candidate_rows, rows.len());
-                Ok::<_, MatchError>((names, rows))
+                ReadCounters::add(&self.reads.candidate_rows, count);
+                Ok::<_, MatchError>(by_name)
             }
         };
         let (feed_rows, mut fetched) = futures::try_join!(
@@ -454,10 +466,10 @@ impl Matcher {
                 }
             }
         }
-        // Group what was read by package name (a name without rows is cached as such) and remember it.
-        let mut candidate_lists: Vec<Vec<cache::CandidateList>> = Vec::with_capacity(lookups.len());
-        for (i, (names, rows)) in fetched.iter().enumerate() {
-            let lists = candidate_lists_of(names, rows)?;
+        // Remember what was read.
+        let mut namespace_lists: Vec<Vec<cache::CandidateList>> = Vec::with_capacity(lookups.len());
+        for (i, by_name) in fetched.into_iter().enumerate() {
+            let lists = candidate_lists(by_name);
             if !lists.is_empty() {
                 self.cache.store(&live[i], lookups[i].0, &lists);
             }
@@ -466,7 +478,7 @@ impl Matcher {
                 // (A stale namespace was read again whole above.)
                 all.extend(cached[i].hits.iter().cloned());
             }
-            candidate_lists.push(all);
+            namespace_lists.push(all);
         }
         let feed_of_operation: HashMap<i64, &str> = feeds
             .iter()
@@ -491,7 +503,7 @@ impl Matcher {
         let mut package_hits: HashMap<&str, Vec<i64>> = HashMap::new();
         let mut feeds_per_namespace: HashMap<&Namespace, BTreeSet<String>> = HashMap::new();
         let mut candidates = 0usize;
-        for ((ns, lookup), lists) in lookups.iter().zip(&candidate_lists) {
+        for ((ns, lookup), lists) in lookups.iter().zip(&namespace_lists) {
             let mut names_seen: HashSet<&str> = HashSet::with_capacity(lists.len());
             // Operations that filed candidates here (a handful), for the freshness of contributing feeds.
             let mut operations: Vec<i64> = Vec::new();
@@ -794,21 +806,6 @@ fn live_key(feeds: &[store::Feed], ns: &Namespace) -> Vec<i64> {
     ids
 }
 
-/// Candidate rows grouped by package name, one list per name of `names` (empty when it has no rows) and
-/// per name the rows carry.
-fn candidate_lists_of(
-    names: &[String],
-    rows: &[tokio_postgres::Row],
-) -> Result<HashMap<String, cache::CandidateList>, StoreError> {
-    let mut by_name: HashMap<String, Vec<store::Candidate>> =
-        names.iter().map(|n| (n.clone(), Vec::new())).collect();
-    for row in rows {
-        let (name, candidate) = store::candidate(row)?;
-        by_name.entry(name).or_default().push(candidate);
-    }
-    Ok(candidate_lists(by_name))
-}
-
 /// Candidates grouped by package name, as the cache keeps them.
 fn candidate_lists(
     by_name: HashMap<String, Vec<store::Candidate>>,
@@ -826,7 +823,7 @@ fn candidate_lists(
 }
 
 /// The candidates of every live record filed under one of the `stale` namespaces
-/// ([`store::LIVE_CANDIDATES`]), grouped as [`candidate_lists_of`] groups one namespace's rows, with each
+/// ([`store::LIVE_CANDIDATES`]), grouped by package name as a report's candidate reads group them, with each
 /// namespace's row count; in `stale`'s order. Rows are grouped as they arrive, so the scan's rows are
 /// never all held at once.
 async fn read_live_candidates(
@@ -908,7 +905,7 @@ impl Shelf {
         Ok((name, candidate))
     }
 
-    /// [`candidate_lists_of`] a namespace's rows as a refresh reads them.
+    /// A namespace's rows as a refresh reads them, grouped by package name.
     fn candidate_lists_of(
         &mut self,
         rows: &[tokio_postgres::Row],
