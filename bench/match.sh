@@ -7,6 +7,7 @@
 # (deps at opt-level 1, the crate at 0), which is what fits a shared 2-core machine.
 # LUCID_BENCH_DATABASE_URL reuses a database a previous run loaded; LUCID_BENCH_SIZES=1000 runs one size;
 # LUCID_BENCH_RUNTIME=multi_thread runs the reports on `lucid serve`'s runtime rather than the API function's.
+# LUCID_BENCH_PURGE=1 leaves mimalloc returning freed memory to the OS (the API keeps it: `lucid::allocator`).
 # DATABASE_URL selects the PostgreSQL server (a fresh database is created on it); unset, a throwaway
 # cluster is started.
 set -euo pipefail
