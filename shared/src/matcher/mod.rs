@@ -1079,7 +1079,7 @@ fn report_vulnerability<S: store::RecordText>(
                     .ok()
             })
             .unwrap_or_default(),
-        links: join_links(&v.links),
+        links: v.links.join(" "),
         severity: v.severity.into_string(),
         normalized_severity: v.normalized_severity,
         package: Some(ReportPackage {
@@ -1119,18 +1119,6 @@ fn report_vulnerability<S: store::RecordText>(
             }),
         fixed_in_version: v.fixed_in_version.into_string(),
     }
-}
-
-/// Clair's `links`: the record's URLs, space-separated.
-fn join_links(links: &[impl AsRef<str>]) -> String {
-    let mut joined = String::with_capacity(links.iter().map(|l| l.as_ref().len() + 1).sum());
-    for (i, link) in links.iter().enumerate() {
-        if i > 0 {
-            joined.push(' ');
-        }
-        joined.push_str(link.as_ref());
-    }
-    joined
 }
 
 #[cfg(test)]

@@ -292,7 +292,7 @@ pub struct RecordDistribution<S = String> {
 }
 
 /// The text of a [`ReportRecord`], taken into a report's own [`String`].
-pub trait RecordText: AsRef<str> {
+pub trait RecordText: AsRef<str> + std::borrow::Borrow<str> {
     fn into_string(self) -> String;
 }
 
