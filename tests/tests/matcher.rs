@@ -1505,6 +1505,131 @@ async fn only_the_latest_operation_counts_and_ids_are_stable() -> Result<()> {
     Ok(())
 }
 
+/// Checks migration V8's invariant: a `vulnerability` row is in `vulnerability_dead` exactly when no live
+/// operation links it. Returns how many rows are dead.
+async fn dead_set_is_exact(db: &Database) -> Result<i64> {
+    let client = db.client().await?;
+    let row = client
+        .query_one(
+            "WITH computed AS (
+                 SELECT v.id FROM vulnerability v
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM uo_vulnerability u
+                     JOIN latest_update_operation l ON l.uo_id = u.uo_id
+                     WHERE u.vulnerability_id = v.id))
+             SELECT (SELECT count(*) FROM computed),
+                    (SELECT count(*) FROM vulnerability_dead),
+                    (SELECT count(*) FROM computed c
+                     JOIN vulnerability_dead d ON d.vulnerability_id = c.id)",
+            &[],
+        )
+        .await?;
+    let (computed, stored, both): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(
+        (stored, both),
+        (computed, computed),
+        "the dead set differs from the rows no live operation links"
+    );
+    Ok(computed)
+}
+
+#[tokio::test]
+async fn records_only_older_operations_link_are_never_reported() -> Result<()> {
+    // One live operation files Alpine 3.19's records (the query's anti-join against the dead set), then two
+    // (Alpine's main and community of a branch: the probe naming each record's operation). Records are
+    // shared by content, so the second updater's busybox records are the same rows as the first's.
+    let records = alpine_v319_main();
+    let busybox: Vec<Vulnerability> = records
+        .iter()
+        .filter(|r| r.package_name == "busybox")
+        .cloned()
+        .collect();
+    let without_busybox: Vec<Vulnerability> = records
+        .iter()
+        .filter(|r| r.package_name != "busybox")
+        .cloned()
+        .collect();
+    assert!(!busybox.is_empty() && !without_busybox.is_empty());
+    let (db, _) = matcher_with(&[("alpine/v3.19/main", records.clone())]).await?;
+    let index = index_of(vec![scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ])]);
+    let cold = || async { Matcher::new(db.clone()).vulnerability_report(&index).await };
+    let everything = cold().await?;
+    let busybox_hits = hits_of(&everything, "busybox");
+    assert!(!busybox_hits.is_empty());
+    assert_eq!(dead_set_is_exact(&db).await?, 0);
+
+    // One operation: busybox's rows are linked only by the older one, so they are dead.
+    commit_feed(&db, "alpine/v3.19/main", &without_busybox).await?;
+    assert_eq!(dead_set_is_exact(&db).await? as usize, busybox.len());
+    let report = cold().await?;
+    assert!(hits_of(&report, "busybox").is_empty());
+    assert_eq!(
+        hits_of(&report, "libcrypto3"),
+        hits_of(&everything, "libcrypto3")
+    );
+    // Linked by a live operation again: live again.
+    commit_feed(&db, "alpine/v3.19/main", &records).await?;
+    assert_eq!(dead_set_is_exact(&db).await?, 0);
+    assert_eq!(cold().await?.vulnerabilities, everything.vulnerabilities);
+
+    // Two operations file records under the namespace; one of them still links busybox's rows.
+    commit_feed(&db, "alpine/v3.19/community", &busybox).await?;
+    commit_feed(&db, "alpine/v3.19/main", &without_busybox).await?;
+    assert_eq!(dead_set_is_exact(&db).await?, 0);
+    let report = cold().await?;
+    assert_eq!(hits_of(&report, "busybox"), busybox_hits);
+    assert!(report.feeds.contains_key("alpine/v3.19/community"));
+    // Neither does now.
+    commit_feed(&db, "alpine/v3.19/community", &without_busybox[..1]).await?;
+    assert_eq!(dead_set_is_exact(&db).await? as usize, busybox.len());
+    let report = cold().await?;
+    assert!(hits_of(&report, "busybox").is_empty());
+    assert!(!hits_of(&report, "libcrypto3").is_empty());
+    // Migration V8's backfill (its top-level statement, not the trigger's) finds the same dead set.
+    let backfill: Vec<String> = harness::backfill_statements(&["V8__vulnerability_liveness.sql"])
+        .into_iter()
+        .filter(|statement| !statement.contains("OLD."))
+        .collect();
+    assert_eq!(backfill.len(), 1, "{backfill:?}");
+    let client = db.client().await?;
+    client
+        .batch_execute(&format!("DELETE FROM vulnerability_dead; {}", backfill[0]))
+        .await?;
+    assert_eq!(dead_set_is_exact(&db).await? as usize, busybox.len());
+
+    // Deleting a live operation makes the updater's previous one live (busybox included); collecting
+    // garbage deletes the rows no operation links, and their dead-set entries with them.
+    let store = FeedStore::new(db.clone());
+    let live = store
+        .latest("alpine/v3.19/community")
+        .await?
+        .context("community is live")?;
+    store.delete_operations(&[live.reference]).await?;
+    assert_eq!(dead_set_is_exact(&db).await?, 0);
+    assert_eq!(hits_of(&cold().await?, "busybox"), busybox_hits);
+    let live = store
+        .latest("alpine/v3.19/community")
+        .await?
+        .context("community is live")?;
+    store.delete_operations(&[live.reference]).await?;
+    assert_eq!(dead_set_is_exact(&db).await? as usize, busybox.len());
+    store.gc(1).await?;
+    assert_eq!(dead_set_is_exact(&db).await?, 0);
+    let report = cold().await?;
+    assert!(hits_of(&report, "busybox").is_empty());
+    assert_eq!(
+        hits_of(&report, "libcrypto3"),
+        hits_of(&everything, "libcrypto3")
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_feed_switch_makes_only_the_namespaces_it_covers_cold() -> Result<()> {
     let osv = osv_samples();

@@ -401,7 +401,7 @@ impl Matcher {
         // namespace's overlaps PostgreSQL's execution of the next.
         let read = |ns: &Namespace, names: Vec<String>| {
             let (ecosystem, did, release) = store::candidate_params(ns);
-            let (did, release) = (did.to_owned(), release.to_owned());
+            let (did, release, key) = (did.to_owned(), release.to_owned(), ns.key());
             let statement = &candidates_statement;
             let tx = &tx;
             async move {
@@ -410,8 +410,8 @@ impl Matcher {
                 if names.is_empty() {
                     return Ok(by_name);
                 }
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-                    [&ecosystem, &names, &did, &release];
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                    [&ecosystem, &names, &did, &release, &key];
                 let rows = tx.query_raw(statement, params).await?;
                 futures::pin_mut!(rows);
                 let mut count = 0;

@@ -15,13 +15,38 @@ use crate::store::StoreError;
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
 /// descriptions and links: the record's `probe` column (arch, ranges, versions, aliases; written at commit
 /// by `feeds::store`) beside the indexed columns. The lookup index (`vulnerability_lookup_idx`) finds the
-/// records; liveness is then one index-only probe per record into `uo_vulnerability_live_idx`
-/// (`vulnerability_id, uo_id`) against the operation ids of `latest_update_operation` (computed once per
-/// statement). The lateral `LIMIT 1` keeps the planner on that nested loop (a join let it hash every live
-/// link, ~200k rows) and yields one row per record (the first live operation).
+/// records (`$1`–`$4`: [`candidate_params`]); `$5` is the namespace's key ([`Namespace::key`]).
+///
+/// Which of them are live depends on the live operations that file records under the namespace
+/// (`update_operation.namespaces`, `NULL` for every namespace), computed once per statement:
+/// - exactly one (most namespaces): its records are the live ones, which are those not in the dead set
+///   (`vulnerability_dead`, maintained by a trigger on `latest_update_operation`, migration V8): a hash
+///   anti-join against a small table, and every row is that operation's;
+/// - several (Alpine's main and community of a branch, a superseded feed beside its successor): one
+///   index-only probe per record into `uo_vulnerability_live_idx` (`vulnerability_id, uo_id`) names the live
+///   operation holding it, which the report needs (superseded feeds, freshness). The lateral `LIMIT 1` keeps
+///   the planner on that nested loop (a join let it hash every live link, ~200k rows) and yields one row
+///   per record;
+/// - none: no rows.
+///
+/// The two branches are gated by one-time filters, so a generic plan runs only one of them.
 pub const CANDIDATES: &str = concat!(
+    "WITH live AS (
+        SELECT array_agg(l.uo_id) AS ids
+        FROM latest_update_operation l
+        JOIN update_operation o ON o.id = l.uo_id
+        WHERE o.kind = 'vulnerability' AND (o.namespaces IS NULL OR $5 = ANY(o.namespaces)))
+    SELECT v.id, (SELECT ids[1] FROM live), v.package_name, v.package_is_source, v.module, v.name, v.probe,
+           v.ctid::text
+    FROM vulnerability v
+    WHERE (SELECT cardinality(ids) FROM live) = 1
+      AND v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4
+      AND NOT EXISTS (SELECT 1 FROM vulnerability_dead d WHERE d.vulnerability_id = v.id)
+    UNION ALL
+    ",
     live_candidates!(""),
-    "WHERE v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4"
+    "WHERE (SELECT cardinality(ids) FROM live) > 1
+      AND v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4"
 );
 
 /// The select list (plus `$extra` columns) and liveness probe [`CANDIDATES`] and [`NAMESPACE_CANDIDATES`]
@@ -459,7 +484,7 @@ pub fn feed(row: &tokio_postgres::Row) -> Result<Feed, StoreError> {
     })
 }
 
-/// The parameters of [`CANDIDATES`] for a namespace.
+/// The lookup parameters of [`CANDIDATES`] (`$1`–`$4`) and [`NAMESPACE_CANDIDATES`] for a namespace.
 pub fn candidate_params(ns: &Namespace) -> (&'static str, &str, &str) {
     (ns.ecosystem.as_str(), ns.did.as_str(), ns.release.as_str())
 }
