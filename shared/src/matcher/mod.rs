@@ -133,12 +133,15 @@ pub fn enrichment_type(updater: &str) -> String {
     format!("message/vnd.clair.map.vulnerability; enricher={updater}")
 }
 
+/// The pattern of [`cve_ids`]: the year and number of a CVE id, in any case, `-` or `_` separated.
+const CVE_PATTERN: &str = r"(?i)cve[-_](\d{4})[-_](\d{4,})";
+
 /// CVE ids named by a record (its name and aliases), normalized to `CVE-YYYY-N…`, as Clair's enricher
 /// extracts them (`(?i:cve)[-_]\d{4}[-_]\d{4,}`).
 pub fn cve_ids<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
     static CVE: OnceLock<Option<regex::Regex>> = OnceLock::new();
     let Some(pattern) = CVE
-        .get_or_init(|| regex::Regex::new(r"(?i)cve[-_](\d{4})[-_](\d{4,})").ok())
+        .get_or_init(|| regex::Regex::new(CVE_PATTERN).ok())
         .as_ref()
     else {
         return BTreeSet::new();
@@ -1164,7 +1167,7 @@ mod tests {
 
     #[test]
     fn a_normalized_cve_id_is_found_as_the_pattern_finds_it() -> Result<(), regex::Error> {
-        let pattern = regex::Regex::new(r"(?i)cve[-_](\d{4})[-_](\d{4,})")?;
+        let pattern = regex::Regex::new(CVE_PATTERN)?;
         for name in [
             "CVE-2023-1234",
             "CVE-2023-123456789",

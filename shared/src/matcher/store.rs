@@ -18,7 +18,8 @@ use crate::store::StoreError;
 /// records (`$1`–`$4`: [`candidate_params`]); `$5` is the namespace's key ([`Namespace::key`]).
 ///
 /// Which of them are live depends on the live operations that file records under the namespace
-/// (`update_operation.namespaces`, `NULL` for every namespace), computed once per statement:
+/// (`update_operation.namespaces`, `NULL` for every namespace; the set `live_key` computes from the feeds
+/// for the cache, here computed in the statement, once, since a cold report has no feeds before it):
 /// - exactly one (most namespaces): its records are the live ones, which are those not in the dead set
 ///   (`vulnerability_dead`, maintained by a trigger on `latest_update_operation`, migration V8), and every
 ///   row is that operation's. `NOT IN` makes it one hash of the small dead set per query, then a lookup per
