@@ -518,13 +518,25 @@ pub fn affects_listed(
     version: &str,
     listed: impl FnOnce(&str) -> bool,
 ) -> bool {
-    let compare = |a: &str, b: &str| compare_versions(ecosystem, a, b);
     if !versions.is_empty() && listed(version) {
         return true;
     }
     if ranges.is_empty() {
         return versions.is_empty();
     }
+    in_ranges(ecosystem, ranges, version)
+}
+
+/// Whether `version` falls inside any of `ranges` (`introduced` ≤ v, and v < `fixed` or v ≤
+/// `last_affected`): [`affects`] without the listed versions. A pure function of the version's text, so a
+/// listed version inside a range adds nothing to the record's `versions` (the feed store leaves those out
+/// of the matcher's probe).
+pub fn in_ranges(
+    ecosystem: Ecosystem,
+    ranges: &[crate::model::AffectedRange],
+    version: &str,
+) -> bool {
+    let compare = |a: &str, b: &str| compare_versions(ecosystem, a, b);
     ranges.iter().any(|range| {
         let after_start = range
             .introduced

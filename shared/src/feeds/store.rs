@@ -102,21 +102,47 @@ fn canonical<T: serde::Serialize>(record: &T, what: &str) -> Result<(Vec<u8>, St
 /// The `probe` column of a vulnerability row: the fields of the record that decide a match (besides the
 /// indexed columns), read by the matcher's candidate query (`matcher::store::CANDIDATES`) instead of the
 /// whole record. Derived from the record, so it follows the record's content hash.
+///
+/// Only what can change the matcher's answer is kept, since a cold report parses the probe of every
+/// candidate (OSV's PyPI records list 85 versions on average, most of them inside the record's ranges):
+/// - `versions`: the listed versions no range covers ([`osv::in_ranges`](super::osv::in_ranges)), sorted
+///   and deduplicated. A version is affected when listed or inside a range, and being inside a range is a
+///   function of the version's text, so a listed version inside a range changes no answer. With no ranges,
+///   the list is the record's whole answer and is kept whole;
+/// - `aliases`: those naming a CVE id (the matcher reads aliases only for them, `matcher::cve_ids`).
 #[derive(serde::Serialize)]
 struct MatchProbe<'a> {
     arch: &'a str,
     ranges: &'a [crate::model::AffectedRange],
-    versions: &'a [String],
-    aliases: &'a [String],
+    versions: Vec<&'a str>,
+    aliases: Vec<&'a str>,
 }
 
 impl<'a> MatchProbe<'a> {
     fn of(record: &'a Vulnerability) -> Self {
+        let mut versions: Vec<&str> = record
+            .versions
+            .iter()
+            .map(String::as_str)
+            .filter(|v| match record.ecosystem {
+                Some(ecosystem) if !record.ranges.is_empty() => {
+                    !super::osv::in_ranges(ecosystem, &record.ranges, v)
+                }
+                _ => true,
+            })
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
         MatchProbe {
             arch: &record.arch,
             ranges: &record.ranges,
-            versions: &record.versions,
-            aliases: &record.aliases,
+            versions,
+            aliases: record
+                .aliases
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !crate::matcher::cve_ids([*a]).is_empty())
+                .collect(),
         }
     }
 }
@@ -921,5 +947,86 @@ impl Drop for SourceLock {
         if let Some(client) = self.client.take() {
             drop(deadpool_postgres::Object::take(client));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MatchProbe;
+    use crate::feeds::osv;
+    use crate::model::Vulnerability;
+
+    /// Versions worth asking a record about: every listed version and range bound, and neighbours of each
+    /// that sort just before or after it in most ecosystems.
+    fn versions_to_ask(record: &Vulnerability) -> Vec<String> {
+        let bounds = record.ranges.iter().flat_map(|r| {
+            [&r.introduced, &r.fixed, &r.last_affected]
+                .into_iter()
+                .flatten()
+        });
+        let mut asked: Vec<String> = Vec::new();
+        for v in record.versions.iter().chain(bounds) {
+            for suffix in ["", ".0", ".1", "a1", ".post1", "-1", "~1", "+build"] {
+                asked.push(format!("{v}{suffix}"));
+            }
+        }
+        asked.extend(["0", "0.0.1", "1.0", "99999"].map(str::to_owned));
+        asked
+    }
+
+    #[test]
+    fn a_probe_answers_as_its_whole_record() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/feeds/testdata/osv");
+        let mut records = osv::parse_directory(&root).unwrap();
+        // Listed versions outside the ranges (a backport, a version the range syntax cannot name), and a
+        // record whose list is its whole answer.
+        let requests = records
+            .iter()
+            .find(|r| r.name == "PYSEC-2023-74")
+            .unwrap()
+            .clone();
+        records.push(Vulnerability {
+            versions: ["2.2.1", "2.31.0", "1.0.dev0", "2.3.0", "2.3.0", "2.0.0"]
+                .map(str::to_owned)
+                .into(),
+            ..requests.clone()
+        });
+        records.push(Vulnerability {
+            ranges: Vec::new(),
+            ..requests
+        });
+        let (mut listed, mut kept) = (0, 0);
+        for record in &records {
+            let Some(ecosystem) = record.ecosystem else {
+                continue;
+            };
+            let probe = MatchProbe::of(record);
+            listed += record.versions.len();
+            kept += probe.versions.len();
+            assert!(probe.versions.is_sorted(), "{}", record.name);
+            let probed = Vulnerability {
+                versions: probe.versions.iter().map(|v| (*v).to_owned()).collect(),
+                aliases: probe.aliases.iter().map(|a| (*a).to_owned()).collect(),
+                ..record.clone()
+            };
+            for version in versions_to_ask(record) {
+                assert_eq!(
+                    osv::affects(ecosystem, &probed, &version),
+                    osv::affects(ecosystem, record, &version),
+                    "{} at {version}",
+                    record.name
+                );
+            }
+            let names = || std::iter::once(record.name.as_str());
+            assert_eq!(
+                crate::matcher::cve_ids(names().chain(probe.aliases.iter().copied())),
+                crate::matcher::cve_ids(names().chain(record.aliases.iter().map(String::as_str))),
+                "{}",
+                record.name
+            );
+        }
+        // Not vacuous: the feed's records list only versions their ranges cover; the made-up ones keep
+        // 4 (2.2.1, 2.31.0, 1.0.dev0, 2.0.0) and 66.
+        assert_eq!(kept, 4 + 66, "of {listed} listed versions");
     }
 }
