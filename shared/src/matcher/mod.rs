@@ -443,7 +443,7 @@ impl Matcher {
                 let mut count = 0;
                 while let Some(row) = rows.try_next().await? {
                     let (name, candidate) = store::candidate(&row)?;
-                    by_name.entry(name).or_default().push(candidate);
+                    group(&mut by_name, name, candidate);
                     count += 1;
                 }
                 ReadCounters::add(&self.reads.candidate_queries, 1);
@@ -631,10 +631,10 @@ impl Matcher {
                     }
                     // Sorted: `hits` is ordered by id and the cache keeps that order.
                     debug_assert!(missing_records.is_sorted());
-                    let addresses: Vec<String> = missing_records
+                    let addresses: Vec<store::RowAddress> = missing_records
                         .iter()
                         .filter_map(|id| hits.get(id))
-                        .map(|hit| hit.row.to_tid())
+                        .map(|hit| hit.row)
                         .collect();
                     read_records(
                         &tx,
@@ -832,6 +832,19 @@ fn live_key(feeds: &[store::Feed], ns: &Namespace) -> Vec<i64> {
     ids
 }
 
+/// Adds `candidate` to the candidates of package `name`, allocating the key once per name, not per row.
+fn group(
+    by_name: &mut HashMap<String, Vec<store::Candidate>>,
+    name: &str,
+    candidate: store::Candidate,
+) {
+    if let Some(list) = by_name.get_mut(name) {
+        list.push(candidate);
+    } else {
+        by_name.insert(name.to_owned(), vec![candidate]);
+    }
+}
+
 /// Candidates grouped by package name, as the cache keeps them.
 fn candidate_lists(
     by_name: HashMap<String, Vec<store::Candidate>>,
@@ -893,7 +906,7 @@ async fn read_live_candidates(
             continue;
         }
         let (name, candidate) = shelf.candidate(&row)?;
-        grouped[slot].entry(name).or_default().push(candidate);
+        group(&mut grouped[slot], name, candidate);
         counts[slot] += 1;
     }
     Ok(grouped
@@ -916,10 +929,10 @@ impl Shelf {
     /// The candidate of a refresh's row, with its report. A report that does not parse is not kept, and
     /// does not fail the refresh: a report matching its record reads it and fails there, naming it, as
     /// without a refresh.
-    fn candidate(
+    fn candidate<'r>(
         &mut self,
-        row: &tokio_postgres::Row,
-    ) -> Result<(String, store::Candidate), StoreError> {
+        row: &'r tokio_postgres::Row,
+    ) -> Result<(&'r str, store::Candidate), StoreError> {
         let (name, mut candidate) = store::candidate(row)?;
         match store::shelved_report(row, &mut self.texts) {
             Ok(report) => {
@@ -939,7 +952,7 @@ impl Shelf {
         let mut by_name: HashMap<String, Vec<store::Candidate>> = HashMap::new();
         for row in rows {
             let (name, candidate) = self.candidate(row)?;
-            by_name.entry(name).or_default().push(candidate);
+            group(&mut by_name, name, candidate);
         }
         Ok(candidate_lists(by_name))
     }
