@@ -284,6 +284,8 @@ pub fn candidate(row: &tokio_postgres::Row) -> Result<(&str, Candidate), StoreEr
     let probe: &str = row.try_get(6)?;
     let mut fields: MatchFields =
         serde_json::from_str(probe).map_err(|e| corrupt("probe", id, e))?;
+    // The feed store writes the list sorted and deduplicated, but rows stored before it did keep theirs as
+    // the feed gave it; on a sorted list this is one pass (and most lists are empty).
     fields.versions.sort_unstable();
     fields.versions.dedup();
     let cves =
