@@ -125,6 +125,18 @@ fn dpkg_stanza(name: &str, source: Option<&str>, version: &str) -> String {
     )
 }
 
+/// A bookworm image: the real minbase plus OpenSSL (binary libssl3 of source openssl) at `openssl`.
+fn bookworm_with_openssl(openssl: &str) -> Result<IndexReport> {
+    let mut status =
+        String::from_utf8(testdata("ecosystems/dpkg/testdata/bookworm-minbase-status"))?;
+    status.push('\n');
+    status.push_str(&dpkg_stanza("libssl3", Some("openssl"), openssl));
+    Ok(index_of(vec![scan_rootfs(&[
+        ("etc/os-release", os_release("debian", "12", "bookworm")),
+        ("var/lib/dpkg/status", status.into_bytes()),
+    ])]))
+}
+
 fn package(eco: Ecosystem, name: &str, version: &str, filepath: &str) -> Package {
     Package {
         ecosystem: Some(eco),
@@ -1922,16 +1934,7 @@ async fn a_refresh_keeps_every_records_report_so_a_first_report_reads_none() -> 
     assert!(refreshed.candidates > 2, "{refreshed:?}");
     assert_eq!(refreshed.records, refreshed.candidates, "{refreshed:?}");
 
-    let image = |openssl: &str| -> Result<IndexReport> {
-        let mut status =
-            String::from_utf8(testdata("ecosystems/dpkg/testdata/bookworm-minbase-status"))?;
-        status.push('\n');
-        status.push_str(&dpkg_stanza("libssl3", Some("openssl"), openssl));
-        Ok(index_of(vec![scan_rootfs(&[
-            ("etc/os-release", os_release("debian", "12", "bookworm")),
-            ("var/lib/dpkg/status", status.into_bytes()),
-        ])]))
-    };
+    let image = bookworm_with_openssl;
     let current = image("3.0.11-1~deb12u2")?;
     let before = matcher.reads();
     let report = matcher.vulnerability_report(&current).await?;
@@ -2089,5 +2092,130 @@ async fn the_background_refresh_makes_a_switched_namespace_whole_again() -> Resu
             .vulnerability_report(&index)
             .await?
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Version bounds: records fixed at or below every installed version are not read.
+// ---------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn records_fixed_at_or_below_the_installed_versions_are_not_read() -> Result<()> {
+    // The bookworm excerpt has four records about the minbase's and OpenSSL's source packages: glibc's
+    // CVE-1999-0199 (fixed in 2.2-1, installed 2.36-9+deb12u14), openssl's CVE-2022-4304 (fixed in
+    // 3.0.8-1), and the unfixed tar and apt ones. Only records that can affect an installed version are
+    // sent: the unfixed two, and the openssl one when the installed OpenSSL is below its fix.
+    let (db, matcher) = matcher_with(&[("debian-oval/bookworm", debian_bookworm_oval())]).await?;
+    let openssl = |report: &VulnerabilityReport| hits_of(report, "libssl3");
+    let fixed = matcher
+        .vulnerability_report(&bookworm_with_openssl("3.0.11-1~deb12u2")?)
+        .await?;
+    assert!(openssl(&fixed).is_empty());
+    assert_eq!(hits_of(&fixed, "tar"), pairs(&[("CVE-2005-2541", "")]));
+    assert_eq!(matcher.reads().candidate_rows, 2, "{:?}", matcher.reads());
+
+    // The same matcher, an older OpenSSL: its cached openssl list was read above a floor this version is
+    // below, so the name is read again, and the report is a new matcher's.
+    let vulnerable = bookworm_with_openssl("3.0.7-1")?;
+    let report = matcher.vulnerability_report(&vulnerable).await?;
+    assert_eq!(openssl(&report), pairs(&[("CVE-2022-4304", "3.0.8-1")]));
+    assert_eq!(matcher.reads().candidate_rows, 3, "{:?}", matcher.reads());
+    assert_eq!(
+        report,
+        Matcher::new(db.clone())
+            .vulnerability_report(&vulnerable)
+            .await?
+    );
+    // A version at or above the first one read is answered from the cache.
+    let rows = matcher.reads().candidate_queries;
+    matcher
+        .vulnerability_report(&bookworm_with_openssl("3.0.7-2")?)
+        .await?;
+    assert_eq!(
+        matcher.reads().candidate_queries,
+        rows,
+        "{:?}",
+        matcher.reads()
+    );
+
+    // At the fix's edge, cold: the fix itself is not affected (nor read); just below it (`~` sorts before
+    // the end of the version) is.
+    for (installed, expected) in [
+        ("3.0.8-1", vec![]),
+        ("0:3.0.8-1", vec![]),
+        ("3.0.8-1~rc1", vec![("CVE-2022-4304", "3.0.8-1")]),
+        ("3.0.8~1-1", vec![("CVE-2022-4304", "3.0.8-1")]),
+        // An unparsable version sorts before every fix: affected, not hidden.
+        ("3.0.8-", vec![("CVE-2022-4304", "3.0.8-1")]),
+    ] {
+        let cold = Matcher::new(db.clone());
+        let report = cold
+            .vulnerability_report(&bookworm_with_openssl(installed)?)
+            .await?;
+        assert_eq!(openssl(&report), pairs(&expected), "{installed}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
+    // Rows stored before migration V9 have no bound and are queued for `fill_version_bounds`, which
+    // `Database::migrate` runs: until then they are read for every version (same answers, more rows);
+    // afterwards they carry the bound the feed store writes for new rows.
+    let (db, _) = matcher_with(&[("debian-oval/bookworm", debian_bookworm_oval())]).await?;
+    let client = db.client().await?;
+    let bounds = || async {
+        let rows = client
+            .query(
+                "SELECT name, version_bound FROM vulnerability ORDER BY name",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<(String, Option<Vec<u8>>)>>>()
+    };
+    let written = bounds().await?;
+    let bound_of = |name: &str| {
+        written
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+    };
+    assert_eq!(
+        bound_of("CVE-2022-4304"),
+        Some(lucid::ecosystems::dpkg::version::order_key("3.0.8-1"))
+    );
+    assert_eq!(bound_of("CVE-2005-2541"), Some(None), "unfixed: no bound");
+
+    let image = bookworm_with_openssl("3.0.11-1~deb12u2")?;
+    let expected = Matcher::new(db.clone())
+        .vulnerability_report(&image)
+        .await?;
+    // The rows as before V9 (no bounds), queued by V9's own statement.
+    client
+        .batch_execute("UPDATE vulnerability SET version_bound = NULL")
+        .await?;
+    let queue = harness::backfill_statements(&["V9__vulnerability_version_bound.sql"]);
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(client.execute(queue[0].as_str(), &[]).await?, 7);
+    // A queued row collected since: dequeued, nothing to fill.
+    client
+        .execute("INSERT INTO version_bound_pending VALUES (-1)", &[])
+        .await?;
+    let unfilled = Matcher::new(db.clone());
+    assert_eq!(unfilled.vulnerability_report(&image).await?, expected);
+    assert_eq!(unfilled.reads().candidate_rows, 4, "{:?}", unfilled.reads());
+
+    assert!(db.migrate().await?.is_empty(), "no migration left");
+    assert_eq!(bounds().await?, written);
+    let pending: i64 = client
+        .query_one("SELECT count(*) FROM version_bound_pending", &[])
+        .await?
+        .try_get(0)?;
+    assert_eq!(pending, 0);
+    let filled = Matcher::new(db.clone());
+    assert_eq!(filled.vulnerability_report(&image).await?, expected);
+    assert_eq!(filled.reads().candidate_rows, 2, "{:?}", filled.reads());
     Ok(())
 }

@@ -53,6 +53,18 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
     }
 }
 
+/// A byte string ordered as the ecosystem orders versions (PostgreSQL compares `bytea` the same way), for
+/// the ecosystems that have one: the database then skips records fixed at or below an installed version
+/// (`matcher::store::CANDIDATES`). `None` for other ecosystems and for versions their rules refuse. An
+/// ecosystem that gains a key registers it here, and a migration queues its stored records for
+/// `feeds::store::fill_version_bounds` (as V9 does for dpkg).
+pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>> {
+    match ecosystem {
+        Ecosystem::Dpkg => dpkg::version::order_key(version),
+        _ => None,
+    }
+}
+
 /// The name under which an ecosystem's advisories and installed packages are compared: PyPI names are
 /// PEP 503-normalized (`Django` = `django`, `zope.interface` = `zope-interface`); NuGet, Packagist and npm
 /// names are case-insensitive on their registries, so they are lowercased; other ecosystems compare names

@@ -551,6 +551,43 @@ pub fn in_ranges(
     })
 }
 
+/// A bound on the versions a record can affect, as an order key ([`ecosystems::version_order_key`]): every
+/// version [`affects_listed`] finds affected by `ranges` and `versions` has a key below it. `None` when the
+/// record has no such bound (no ranges: unfixed; a range without an end) or the ecosystem has no order
+/// key. Stored beside the record (`vulnerability.version_bound`), so the matcher's candidate query skips
+/// records fixed at or below an installed version.
+///
+/// `introduced` is left out (the bound only has to hold above); listed `versions` make the record
+/// unbounded (the feed store passes only those no range covers, which distribution feeds never have).
+pub fn version_bound(
+    ecosystem: Ecosystem,
+    ranges: &[AffectedRange],
+    versions: &[&str],
+) -> Option<Vec<u8>> {
+    if ranges.is_empty() || !versions.is_empty() {
+        return None;
+    }
+    let mut bound: Option<Vec<u8>> = None;
+    for range in ranges {
+        let end = match (&range.fixed, &range.last_affected) {
+            // Affected below the fix.
+            (Some(fixed), _) => ecosystems::version_order_key(ecosystem, fixed)?,
+            // Affected up to and including the last affected version: its key then a 0xFF byte is above the
+            // key of every version at or below it (equal keys are its prefix; lesser ones differ earlier).
+            (None, Some(last)) => {
+                let mut key = ecosystems::version_order_key(ecosystem, last)?;
+                key.push(0xFF);
+                key
+            }
+            (None, None) => return None,
+        };
+        if bound.as_ref().is_none_or(|b| *b < end) {
+            bound = Some(end);
+        }
+    }
+    bound
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -147,6 +147,89 @@ impl<'a> MatchProbe<'a> {
     }
 }
 
+/// Rows filled per transaction by [`fill_version_bounds`].
+const FILL_BATCH: i64 = 5_000;
+
+/// Computes the `version_bound` of the rows queued in `version_bound_pending` (migration V9, and any later
+/// migration that queues an ecosystem gaining an order key) from their stored probes, as the feed store
+/// computes it for new rows ([`osv::version_bound`](super::osv::version_bound)). Run by
+/// [`Database::migrate`](crate::store::Database::migrate) under its lock. Each batch fills its rows and
+/// dequeues them in one transaction, so an interrupted fill resumes where it stopped, and a row not filled
+/// yet is only a candidate for every version (a NULL bound), as before. Returns the rows dequeued.
+pub async fn fill_version_bounds(client: &mut tokio_postgres::Client) -> Result<u64, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        ranges: Option<Vec<crate::model::AffectedRange>>,
+        #[serde(default)]
+        versions: Option<Vec<String>>,
+    }
+    let mut dequeued = 0u64;
+    loop {
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(
+                "SELECT p.vulnerability_id, v.ecosystem, v.probe::text
+                 FROM version_bound_pending p
+                 LEFT JOIN vulnerability v ON v.id = p.vulnerability_id
+                 ORDER BY p.vulnerability_id
+                 LIMIT $1",
+                &[&FILL_BATCH],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(dequeued);
+        }
+        let mut ids = Vec::with_capacity(rows.len());
+        let (mut bounded, mut bounds) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let id: i64 = row.try_get(0)?;
+            ids.push(id);
+            let ecosystem: Option<&str> = row.try_get(1)?;
+            let probe: Option<&str> = row.try_get(2)?;
+            let (Some(ecosystem), Some(probe)) = (ecosystem, probe) else {
+                continue; // The row is gone (collected since it was queued).
+            };
+            let Ok(ecosystem) = ecosystem.parse::<Ecosystem>() else {
+                continue;
+            };
+            let probe: Probe = match serde_json::from_str(probe) {
+                Ok(probe) => probe,
+                Err(e) => {
+                    // Left unbounded: a candidate for every version, which loses nothing.
+                    tracing::warn!(vulnerability = id, error = %e, "a stored probe does not parse");
+                    continue;
+                }
+            };
+            let versions: Vec<&str> = probe
+                .versions
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            let ranges = probe.ranges.unwrap_or_default();
+            if let Some(bound) = super::osv::version_bound(ecosystem, &ranges, &versions) {
+                bounded.push(id);
+                bounds.push(bound);
+            }
+        }
+        tx.execute(
+            "UPDATE vulnerability v SET version_bound = b.bound
+             FROM unnest($1::int8[], $2::bytea[]) AS b(id, bound)
+             WHERE v.id = b.id",
+            &[&bounded, &bounds],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM version_bound_pending WHERE vulnerability_id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+        tx.commit().await?;
+        dequeued += ids.len() as u64;
+    }
+}
+
 /// The `report` column of a vulnerability row: the record without the fields only matching needs, as JSON
 /// text the matcher parses directly (`matcher::store::RECORDS`, `ReportRecord`), so PostgreSQL does not
 /// convert the JSONB record for every matched row. Field names and formats are the record's own.
@@ -239,12 +322,13 @@ const VULNERABILITIES: RecordTable = RecordTable {
         ("record", "TEXT"),
         ("probe", "TEXT"),
         ("report", "TEXT"),
+        ("version_bound", "BYTEA"),
     ],
     table: "vulnerability",
     table_columns: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, \
-                    module, normalized_severity, fixed_in_version, probe, report",
+                    module, normalized_severity, fixed_in_version, probe, report, version_bound",
     select: "updater, name, ecosystem, package_name, package_is_source, dist_did, dist_release, module, \
-             normalized_severity, fixed_in_version, probe, report",
+             normalized_severity, fixed_in_version, probe, report, version_bound",
     // The canonical record (migration V7): read whole by the feed store and the notifier, never by the
     // matcher, so it is kept out of the heap the matcher's reads walk.
     side: Some(SideTable {
@@ -330,7 +414,11 @@ impl FeedStore {
         let mut rows: Vec<CopyRow> = Vec::with_capacity(records.len());
         for r in records {
             let (hash, json) = canonical(r, &r.name)?;
-            let probe = serde_json::to_string(&MatchProbe::of(r))
+            let probe = MatchProbe::of(r);
+            let version_bound = r
+                .ecosystem
+                .and_then(|e| super::osv::version_bound(e, &r.ranges, &probe.versions));
+            let probe = serde_json::to_string(&probe)
                 .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.name)))?;
             let report = serde_json::to_string(&ReportFields::of(r))
                 .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.name)))?;
@@ -355,6 +443,7 @@ impl FeedStore {
                     Box::new(json),
                     Box::new(probe),
                     Box::new(report),
+                    Box::new(version_bound),
                 ],
             ));
         }

@@ -1,7 +1,9 @@
 //! The matcher's in-process caches, shared by every report a [`Matcher`](super::Matcher) produces (one per
 //! API process, so a Lambda execution environment or `lucid serve` keeps them warm).
 //!
-//! - **Candidates** per (namespace, package name), including "no record" answers, which are most of them.
+//! - **Candidates** per (namespace, package name), including "no record" answers, which are most of them,
+//!   each read for a version floor (`store::NameCandidates::floor`): a report whose versions of the name
+//!   are lower reads the name again.
 //!   A namespace's candidates are valid for one set of live vulnerability operations: those whose records
 //!   may be filed under it (`update_operation.namespaces`, the namespace's `live` key). Every report reads
 //!   the live operations anyway (the feed freshness query); a switch of a feed covering the namespace
@@ -73,8 +75,9 @@ pub struct Cached {
     /// The live key ([`NamespaceCandidates::live`]) the hits were read under.
     pub live: Vec<i64>,
     pub hits: Vec<CandidateList>,
-    /// Names to read from the database.
+    /// Names to read from the database, with their version floors.
     pub missing: Vec<String>,
+    pub missing_floors: Vec<Box<[u8]>>,
     /// The namespace is held whole under `live` (no name is missing; one it lacks has no candidates).
     pub whole: bool,
 }
@@ -85,27 +88,33 @@ impl MatchCache {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The cached candidates of each namespace's `names`, with the live key they were read under.
+    /// The cached candidates of each namespace's `names`, with the live key they were read under. A name's
+    /// list is a hit when it was read with a floor at or below the name's `floors` entry (it then holds
+    /// every record that can affect the versions above that floor).
     pub fn lookup<'a>(
         &self,
-        namespaces: impl Iterator<Item = (&'a Namespace, &'a [String])>,
+        namespaces: impl Iterator<Item = (&'a Namespace, &'a [String], &'a [Box<[u8]>])>,
     ) -> Vec<Cached> {
         let state = self.state();
         namespaces
-            .map(|(ns, names)| {
+            .map(|(ns, names, floors)| {
                 let known = state.candidates.get(ns);
                 let whole = known.is_some_and(|k| k.whole);
                 let mut cached = Cached {
                     live: known.map(|k| k.live.clone()).unwrap_or_default(),
                     hits: Vec::new(),
                     missing: Vec::new(),
+                    missing_floors: Vec::new(),
                     whole,
                 };
-                for name in names {
+                for (name, floor) in names.iter().zip(floors) {
                     match known.and_then(|k| k.names.get(name)) {
-                        Some(list) => cached.hits.push(list.clone()),
+                        Some(list) if list.floor <= *floor => cached.hits.push(list.clone()),
                         None if whole => {}
-                        None => cached.missing.push(name.clone()),
+                        _ => {
+                            cached.missing.push(name.clone());
+                            cached.missing_floors.push(floor.clone());
+                        }
                     }
                 }
                 cached

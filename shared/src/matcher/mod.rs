@@ -6,8 +6,10 @@
 //!    family by major release, language ecosystems without a distribution), with the binary and source
 //!    names to look up in [`normalize_package_name`](crate::ecosystems::normalize_package_name) form.
 //! 2. **Round trip 1** ([`store`]): inside one read-only `REPEATABLE READ` snapshot, one query per
-//!    namespace (`package_name = ANY($names)`, index-backed by `vulnerability_lookup_idx`) fetches the
-//!    candidate records' matching fields only, pipelined with a query for every feed's freshness.
+//!    namespace (each name joined to its records by `vulnerability_lookup_idx`) fetches the candidate
+//!    records' matching fields only, pipelined with a query for every feed's freshness. Where the ecosystem
+//!    orders versions by a byte key (dpkg), each name carries the least key of its installed versions and
+//!    records fixed at or below it are not sent ([`plan::version_floor`], `vulnerability.version_bound`).
 //! 3. **Versions** are compared in Rust with each ecosystem's comparator, with OSV's semantics for every
 //!    source ([`osv::affects`]): distro records are `[{fixed}]` or unfixed (no ranges: every version is
 //!    affected, reported with an empty `fixed_in_version`). A record compares against the package's
@@ -419,46 +421,60 @@ impl Matcher {
 
         // Round trip 1: the feeds, pipelined with the candidates of every name the cache lacks.
         let lookups: Vec<(&Namespace, &plan::Lookup)> = plan.lookups.iter().collect();
-        let cached = self
-            .cache
-            .lookup(lookups.iter().map(|(ns, l)| (*ns, l.names.as_slice())));
+        let cached = self.cache.lookup(
+            lookups
+                .iter()
+                .map(|(ns, l)| (*ns, l.names.as_slice(), l.floors.as_slice())),
+        );
         // Each namespace's candidates, grouped by name (a name without rows is cached as such), parsed as
         // its rows arrive: the pipelined queries' rows come one namespace after another, so parsing one
         // namespace's overlaps PostgreSQL's execution of the next.
-        let read = |ns: &Namespace, names: Vec<String>| {
+        let read = |ns: &Namespace, names: Vec<String>, floors: Vec<Box<[u8]>>| {
             let (ecosystem, did, release) = store::candidate_params(ns);
             let (did, release, key) = (did.to_owned(), release.to_owned(), ns.key());
             let statement = &candidates_statement;
             let tx = &tx;
             async move {
-                let mut by_name: HashMap<String, Vec<store::Candidate>> =
-                    names.iter().map(|n| (n.clone(), Vec::new())).collect();
-                if names.is_empty() {
-                    return Ok(by_name);
+                let mut by_name: HashMap<String, Vec<store::Candidate>> = HashMap::new();
+                if !names.is_empty() {
+                    let floor_params: Vec<&[u8]> = floors.iter().map(|f| &f[..]).collect();
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                        [&ecosystem, &names, &did, &release, &key, &floor_params];
+                    let rows = tx.query_raw(statement, params).await?;
+                    futures::pin_mut!(rows);
+                    let mut count = 0;
+                    while let Some(row) = rows.try_next().await? {
+                        let (name, candidate) = store::candidate(&row)?;
+                        group(&mut by_name, name, candidate);
+                        count += 1;
+                    }
+                    ReadCounters::add(&self.reads.candidate_queries, 1);
+                    ReadCounters::add(&self.reads.candidate_rows, count);
                 }
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-                    [&ecosystem, &names, &did, &release, &key];
-                let rows = tx.query_raw(statement, params).await?;
-                futures::pin_mut!(rows);
-                let mut count = 0;
-                while let Some(row) = rows.try_next().await? {
-                    let (name, candidate) = store::candidate(&row)?;
-                    group(&mut by_name, name, candidate);
-                    count += 1;
-                }
-                ReadCounters::add(&self.reads.candidate_queries, 1);
-                ReadCounters::add(&self.reads.candidate_rows, count);
-                Ok::<_, MatchError>(by_name)
+                // Every name asked about gets a list, an empty one when no record was sent.
+                let lists: HashMap<String, cache::CandidateList> = names
+                    .into_iter()
+                    .zip(floors)
+                    .map(|(name, floor)| {
+                        let records = by_name.remove(&name).unwrap_or_default();
+                        let list = store::NameCandidates {
+                            name: name.clone(),
+                            records,
+                            floor,
+                        };
+                        (name, cache::CandidateList::new(list))
+                    })
+                    .collect();
+                Ok::<_, MatchError>(lists)
             }
         };
         let (feed_rows, mut fetched) = futures::try_join!(
             async { Ok::<_, MatchError>(tx.query(&feeds_statement, &[]).await?) },
-            futures::future::try_join_all(
-                lookups
-                    .iter()
-                    .zip(&cached)
-                    .map(|((ns, _), c)| read(ns, c.missing.clone()))
-            )
+            futures::future::try_join_all(lookups.iter().zip(&cached).map(|((ns, _), c)| read(
+                ns,
+                c.missing.clone(),
+                c.missing_floors.clone()
+            )))
         )?;
 
         let feeds: Vec<store::Feed> = feed_rows
@@ -477,12 +493,11 @@ impl Matcher {
         if stale.contains(&true) {
             let again = futures::future::try_join_all(lookups.iter().zip(&stale).map(
                 |((ns, lookup), stale)| {
-                    let names = if *stale {
-                        lookup.names.clone()
+                    if *stale {
+                        read(ns, lookup.names.clone(), lookup.floors.clone())
                     } else {
-                        Vec::new()
-                    };
-                    read(ns, names)
+                        read(ns, Vec::new(), Vec::new())
+                    }
                 },
             ))
             .await?;
@@ -494,8 +509,7 @@ impl Matcher {
         }
         // Remember what was read.
         let mut namespace_lists: Vec<Vec<cache::CandidateList>> = Vec::with_capacity(lookups.len());
-        for (i, by_name) in fetched.into_iter().enumerate() {
-            let lists = candidate_lists(by_name);
+        for (i, lists) in fetched.into_iter().enumerate() {
             if !lists.is_empty() {
                 self.cache.store(&live[i], lookups[i].0, &lists);
             }
@@ -845,7 +859,7 @@ fn group(
     }
 }
 
-/// Candidates grouped by package name, as the cache keeps them.
+/// Candidates grouped by package name, as the cache keeps them: every record of each name (no floor).
 fn candidate_lists(
     by_name: HashMap<String, Vec<store::Candidate>>,
 ) -> HashMap<String, cache::CandidateList> {
@@ -855,6 +869,7 @@ fn candidate_lists(
             let list = store::NameCandidates {
                 name: name.clone(),
                 records,
+                floor: Box::default(),
             };
             (name, cache::CandidateList::new(list))
         })

@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::ecosystems::{alpine, debian, normalize_package_name};
+use crate::ecosystems::{alpine, debian, normalize_package_name, version_order_key};
 use crate::model::{
     Distribution, Ecosystem, IndexReport, ReportDistribution, ReportPackage, ReportWarning,
 };
@@ -153,6 +153,8 @@ pub struct Lookup {
     pub subjects: Vec<Subject>,
     /// Every name (binary and source) of the subjects, deduplicated and sorted: the query's `ANY` array.
     pub names: Vec<String>,
+    /// Each name's version floor ([`version_floor`]), in `names`' order.
+    pub floors: Vec<Box<[u8]>>,
     /// Name → indexes into `subjects` of the packages with that binary or source name.
     pub by_name: HashMap<String, Vec<usize>>,
 }
@@ -294,6 +296,34 @@ pub fn subject(ecosystem: Ecosystem, id: &str, p: &ReportPackage) -> Subject {
     }
 }
 
+/// The least order key ([`version_order_key`]) of the versions a record of package `name` is compared with
+/// in `lookup`: the source versions of the subjects with that source name, the binary versions of those
+/// with that binary name. Empty (every record) when the ecosystem has no order key or one of those versions
+/// has none (an unparsable version is older than any fix: every record may affect it).
+pub fn version_floor(ecosystem: Ecosystem, name: &str, lookup: &Lookup) -> Box<[u8]> {
+    let mut floor: Option<Vec<u8>> = None;
+    let indexes = lookup
+        .by_name
+        .get(name)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for subject in indexes.iter().filter_map(|&i| lookup.subjects.get(i)) {
+        for is_source in [false, true] {
+            let (compared_name, version) = subject.compared(is_source);
+            if compared_name != name {
+                continue;
+            }
+            let Some(key) = version_order_key(ecosystem, version) else {
+                return Box::default();
+            };
+            if floor.as_ref().is_none_or(|f| key < *f) {
+                floor = Some(key);
+            }
+        }
+    }
+    floor.unwrap_or_default().into()
+}
+
 /// Places every package of `index` in its namespace(s). Packages without a known ecosystem are skipped
 /// (no feed could describe them); OS packages on a distribution without a rule produce a warning.
 pub fn plan(index: &IndexReport) -> Plan {
@@ -360,9 +390,13 @@ pub fn plan(index: &IndexReport) -> Plan {
             lookup.subjects.push(s);
         }
     }
-    for lookup in lookups.values_mut() {
+    for (ns, lookup) in &mut lookups {
         let mut names: Vec<String> = lookup.by_name.keys().cloned().collect();
         names.sort_unstable();
+        lookup.floors = names
+            .iter()
+            .map(|name| version_floor(ns.ecosystem, name, lookup))
+            .collect();
         lookup.names = names;
     }
     let warnings = unsupported
@@ -730,5 +764,58 @@ mod tests {
                  this distribution or release"
             )]
         );
+    }
+
+    #[test]
+    fn each_name_floors_at_its_least_compared_version() {
+        let mut index = IndexReport::new(Digest::sha256_of(b"m"), IndexState::IndexFinished);
+        index
+            .distributions
+            .insert("1".into(), distribution("debian", "12", "bookworm"));
+        let package = |name: &str, version: &str, eco: &str, source: Option<&str>| ReportPackage {
+            name: name.into(),
+            version: version.into(),
+            ecosystem: eco.into(),
+            source: source.map(|n| {
+                Box::new(ReportPackage {
+                    name: n.into(),
+                    version: version.into(),
+                    ..Default::default()
+                })
+            }),
+            ..Default::default()
+        };
+        let installed = [
+            package("libssl3", "3.0.11-1~deb12u2", "dpkg", Some("openssl")),
+            // The source's own binary, older: openssl's floor is this one.
+            package("openssl", "3.0.9-1", "dpkg", None),
+            // dpkg refuses the version: every record of the name may affect it.
+            package("tzdata", "2024a-", "dpkg", None),
+            package("PyYAML", "5.3", "pypi", None),
+        ];
+        for (n, p) in installed.into_iter().enumerate() {
+            let id = n.to_string();
+            index.environments.insert(
+                id.clone(),
+                vec![Environment {
+                    distribution_id: "1".into(),
+                    ..Default::default()
+                }],
+            );
+            index.packages.insert(id, p);
+        }
+        let plan = plan(&index);
+        let debian = &plan.lookups[&ns(Ecosystem::Dpkg, "debian", "bookworm").unwrap()];
+        let key = |v: &str| {
+            crate::ecosystems::dpkg::version::order_key(v)
+                .unwrap()
+                .into()
+        };
+        assert_eq!(debian.names, ["libssl3", "openssl", "tzdata"]);
+        let expected: [Box<[u8]>; 3] = [key("3.0.11-1~deb12u2"), key("3.0.9-1"), Box::default()];
+        assert_eq!(debian.floors, expected);
+        // No order key for PyPI versions: no floor.
+        let pypi = &plan.lookups[&Namespace::language(Ecosystem::PyPI)];
+        assert_eq!(pypi.floors, [Box::<[u8]>::default()]);
     }
 }

@@ -15,7 +15,13 @@ use crate::store::StoreError;
 /// Candidate records of one namespace: everything needed to decide a match, without the (large)
 /// descriptions and links: the record's `probe` column (arch, ranges, versions, aliases; written at commit
 /// by `feeds::store`) beside the indexed columns. The lookup index (`vulnerability_lookup_idx`) finds the
-/// records (`$1`–`$4`: [`candidate_params`]); `$5` is the namespace's key ([`Namespace::key`]).
+/// records of each name (`$1`–`$4`: [`candidate_params`]); `$5` is the namespace's key ([`Namespace::key`]).
+///
+/// `$6`, beside the names of `$2`, is each name's version floor: the least order key
+/// ([`version_order_key`](crate::ecosystems::version_order_key)) of the versions a record of that name is
+/// compared with (empty: no floor, every record). A record whose `version_bound` (migration V9) is at or
+/// below the floor affects none of those versions, and is not sent: most records of an up-to-date image's
+/// packages are fixed in the version it has.
 ///
 /// Which of them are live depends on the live operations that file records under the namespace
 /// (`update_operation.namespaces`, `NULL` for every namespace; the set `live_key` computes from the feeds
@@ -41,26 +47,43 @@ pub const CANDIDATES: &str = concat!(
         WHERE o.kind = 'vulnerability' AND (o.namespaces IS NULL OR $5 = ANY(o.namespaces)))
     SELECT v.id, (SELECT ids[1] FROM live), v.package_name, v.package_is_source, v.module, v.name, v.probe,
            v.ctid
-    FROM vulnerability v
+    FROM ",
+    names_with_floors!(),
+    "
     WHERE (SELECT cardinality(ids) FROM live) = 1
-      AND v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4
+      AND v.ecosystem = $1 AND v.dist_did = $3 AND v.dist_release = $4
+      AND (v.version_bound IS NULL OR v.version_bound > k.floor)
       AND v.id NOT IN (SELECT vulnerability_id FROM vulnerability_dead)
     UNION ALL
     ",
-    live_candidates!(""),
+    live_candidates!("", names_with_floors!()),
     "WHERE (SELECT cardinality(ids) FROM live) > 1
-      AND v.ecosystem = $1 AND v.package_name = ANY($2) AND v.dist_did = $3 AND v.dist_release = $4"
+      AND v.ecosystem = $1 AND v.dist_did = $3 AND v.dist_release = $4
+      AND (v.version_bound IS NULL OR v.version_bound > k.floor)"
 );
 
-/// The select list (plus `$extra` columns) and liveness probe [`CANDIDATES`] and [`NAMESPACE_CANDIDATES`]
-/// share (a macro, so both stay `&'static str` constants).
+/// The rows [`CANDIDATES`] reads: each name of `$2` with its floor from `$6`, joined to its records (one
+/// descent of the lookup index per name, as `package_name = ANY($2)` made).
+macro_rules! names_with_floors {
+    () => {
+        "unnest($2::text[], $6::bytea[]) AS k(name, floor)
+    JOIN vulnerability v ON v.package_name = k.name"
+    };
+}
+use names_with_floors;
+
+/// The select list (plus `$extra` columns), the rows (`$from`, where `v` is `vulnerability`) and the
+/// liveness probe [`CANDIDATES`] and [`NAMESPACE_CANDIDATES`] share (a macro, so both stay `&'static str`
+/// constants).
 macro_rules! live_candidates {
-    ($extra:expr) => {
+    ($extra:expr, $from:expr) => {
         concat!(
             "SELECT v.id, uv.uo_id, v.package_name, v.package_is_source, v.module, v.name, v.probe, v.ctid",
             $extra,
             "
-    FROM vulnerability v
+    FROM ",
+            $from,
+            "
     CROSS JOIN LATERAL (
         SELECT u.uo_id FROM uo_vulnerability u
         WHERE u.vulnerability_id = v.id
@@ -85,7 +108,7 @@ use live_candidates;
 /// [`Matcher::refresh`](super::Matcher::refresh)). The lookup index's leading column narrows it to the
 /// ecosystem; the namespace is then a filter (a background read, not a report's).
 pub const NAMESPACE_CANDIDATES: &str = concat!(
-    live_candidates!(shelved_report!()),
+    live_candidates!(shelved_report!(), "vulnerability v"),
     "WHERE v.ecosystem = $1 AND v.dist_did = $2 AND v.dist_release = $3"
 );
 
@@ -249,6 +272,9 @@ pub struct NameCandidates {
     /// The package name (normalized) every record of the list is about.
     pub name: String,
     pub records: Vec<Candidate>,
+    /// The version floor the list was read with ([`CANDIDATES`]' `$6`; empty: every record): it lacks the
+    /// records that affect no version whose order key is at or above it.
+    pub floor: Box<[u8]>,
 }
 
 fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {

@@ -106,17 +106,29 @@ impl Database {
     }
 
     /// Applies the embedded migrations (from `infra/migrations`) under an advisory lock. Concurrent callers
-    /// wait for the first one; a second run is a no-op. Returns the names of migrations applied now.
+    /// wait for the first one; a second run is a no-op. Then fills what a migration queued for Rust to
+    /// compute ([`fill_version_bounds`](crate::feeds::store::fill_version_bounds); one empty query when
+    /// nothing is queued). Returns the names of migrations applied now.
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut obj = self.pool.get().await?;
         let client: &mut tokio_postgres::Client = &mut obj;
         client
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        let result = embedded::migrations::runner()
-            .run_async(client)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()));
+        let result = match embedded::migrations::runner().run_async(client).await {
+            Ok(report) => crate::feeds::store::fill_version_bounds(client)
+                .await
+                .map(|filled| {
+                    if filled > 0 {
+                        tracing::info!(
+                            rows = filled,
+                            "filled the version bounds of stored records"
+                        );
+                    }
+                    report
+                }),
+            Err(e) => Err(StoreError::Migration(e.to_string())),
+        };
         // Unlock even when migrating failed; a lost connection releases the lock anyway.
         let unlock = client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])

@@ -267,6 +267,99 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// A byte string whose order (bytewise, shorter first on a common prefix: PostgreSQL's `bytea` order) is
+/// dpkg's order of the versions: `compare(a, b) == order_key(a).cmp(&order_key(b))` for every two
+/// versions dpkg accepts, equal keys exactly for equal versions. `None` for a version dpkg refuses. Lets the
+/// database compare versions: the matcher's candidate query skips records fixed at or below the installed
+/// version (`matcher::store::CANDIDATES`). Written here because no crate encodes dpkg versions this way.
+///
+/// The layout, part by part:
+/// - the epoch, 4 bytes big-endian (it is at most `i32::MAX`, so a key's first byte is below `0x80`);
+/// - upstream, then revision, each as [`compare_part`] reads it: pairs of a non-digit run and a number, a
+///   part's end standing for endless empty pairs. A non-digit run is its characters, each one byte ranked
+///   as [`order`] ranks it, then [`RUN_END`]; a number is its significant digits' count, then the digits
+///   ([`push_number`]). Pairs that are nothing but the end's padding (an empty run and zero) are dropped
+///   from the part's end, and the end is written as [`PART_END`], which compares against any pair that
+///   can follow as the padding does, so the bytes after it only count between equal parts.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    let (epoch, upstream, revision) = parse_parts(version).ok()?;
+    let mut key = Vec::with_capacity(4 + 2 * (upstream.len() + revision.len()) + 6);
+    key.extend_from_slice(&epoch.to_be_bytes());
+    push_part(&mut key, upstream)?;
+    push_part(&mut key, revision)?;
+    Some(key)
+}
+
+/// Ends a non-digit run: ranks between `~` (which sorts before a run's end) and every other character.
+const RUN_END: u8 = 0x02;
+/// Ends a part: the padding's pair (an empty run, then zero: `RUN_END`, a count of 0 written as 1) and then
+/// `RUN_END` again, for the empty run after it. Whatever pair follows in the other key, these bytes differ
+/// from it where the padding would compare differently, and the first pair of a part, the only one that
+/// can be an empty run and zero, is followed by a non-empty run, whose first byte is never `RUN_END`.
+const PART_END: [u8; 3] = [RUN_END, 0x01, RUN_END];
+
+/// A character's byte in a non-digit run, in [`order`]'s ranking: `~` 0x01, (the run's end 0x02), letters
+/// 0x03–0x36, bytes 0x80–0xFF 0x37–0xB6, other ASCII by its code from 0xB7. Digits never appear in a run.
+fn rank(byte: u8) -> u8 {
+    match byte {
+        b'~' => 0x01,
+        b'A'..=b'Z' => 0x03 + (byte - b'A'),
+        b'a'..=b'z' => 0x1D + (byte - b'a'),
+        0x80..=0xFF => 0x37 + (byte - 0x80),
+        // The other 65 ASCII codes (0x00–0x7F less digits, letters and `~`), in code order.
+        _ => {
+            let below = |limit: u8| byte.min(limit);
+            let skipped = below(b'9' + 1).saturating_sub(b'0')
+                + below(b'Z' + 1).saturating_sub(b'A')
+                + below(b'z' + 1).saturating_sub(b'a');
+            0xB7 + (byte - skipped)
+        }
+    }
+}
+
+/// Appends a part (upstream or revision) as [`order_key`] lays it out.
+fn push_part(key: &mut Vec<u8>, part: &str) -> Option<()> {
+    let bytes = part.as_bytes();
+    // Only a part of zeros (or an empty one) is all padding: any other part's last pair has a non-empty
+    // run or a number other than zero (a part's first pair is the only one whose run can be empty).
+    let end = if bytes.iter().all(|b| *b == b'0') {
+        0
+    } else {
+        bytes.len()
+    };
+    let mut i = 0;
+    while i < end {
+        let run = bytes[i..end]
+            .iter()
+            .take_while(|b| !b.is_ascii_digit())
+            .count();
+        key.extend(bytes[i..i + run].iter().map(|b| rank(*b)));
+        key.push(RUN_END);
+        i += run;
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        push_number(key, &bytes[i..i + digits])?;
+        i += digits;
+    }
+    key.extend_from_slice(&PART_END);
+    Some(())
+}
+
+/// Appends a digit run as a number: the count of its significant digits plus one (one byte up to 253
+/// digits; `0xFF` and the count as 4 bytes big-endian beyond), then those digits. A longer number is the
+/// larger one; equal lengths compare digit by digit.
+fn push_number(key: &mut Vec<u8>, digits: &[u8]) -> Option<()> {
+    let significant = &digits[digits.iter().take_while(|d| **d == b'0').count()..];
+    match u8::try_from(significant.len() + 1) {
+        Ok(count) if count < 0xFF => key.push(count),
+        _ => {
+            key.push(0xFF);
+            key.extend_from_slice(&u32::try_from(significant.len()).ok()?.to_be_bytes());
+        }
+    }
+    key.extend_from_slice(significant);
+    Some(())
+}
+
 /// The canonical text of a version as feeds should store it: dpkg's non-ambiguous form, so `0:1.2-3` (OVAL
 /// writes every epoch) becomes `1.2-3`, the way dpkg and the package database print it. `None` when dpkg
 /// would reject the string.
@@ -394,6 +487,51 @@ mod tests {
     }
 
     #[test]
+    fn order_keys_sort_as_dpkg_does() {
+        // Pairs where a naive key goes wrong: padding (`1a` = `1a0`, `1.0` = `1.0-0`), `~` below a part's
+        // end, leading zeros, numbers longer than a byte's count, a part that is only zeros.
+        let cases = [
+            ("1.0", "1.0-0", Ordering::Equal),
+            ("1a", "1a0", Ordering::Equal),
+            ("1.", "1.0", Ordering::Equal),
+            ("0:1.0-00", "1.00", Ordering::Equal),
+            ("1.0", "1.0~rc1", Ordering::Greater),
+            ("1.0-1", "1.0-0~1", Ordering::Greater),
+            ("1.0-1", "1.0-0.1", Ordering::Greater),
+            ("1.0", "1.0-0.1", Ordering::Less),
+            ("1.0", "1.0-0~1", Ordering::Greater),
+            ("1.0-a", "1.0-0a", Ordering::Greater),
+            ("1.0", "1.0.0", Ordering::Less),
+            ("1:0", "2147483647:0", Ordering::Less),
+            ("1-Z", "1-a", Ordering::Less),
+            ("1+", "1a", Ordering::Greater),
+            ("1\u{e9}", "1z", Ordering::Greater),
+            ("1\u{e9}", "1+", Ordering::Less),
+            ("2.36-9+deb12u4", "2.36-9+deb12u10", Ordering::Less),
+        ];
+        let long = format!("1.{}", "9".repeat(300));
+        let longer = format!("1.1{}", "0".repeat(300));
+        let cases = cases
+            .iter()
+            .map(|(a, b, o)| (a.to_string(), b.to_string(), *o))
+            .chain([
+                (long.clone(), longer, Ordering::Less),
+                (long, "1.10".to_owned(), Ordering::Greater),
+            ]);
+        for (a, b, expected) in cases {
+            assert_eq!(compare(&a, &b), expected, "compare {a} vs {b}");
+            let (ka, kb) = (order_key(&a).unwrap(), order_key(&b).unwrap());
+            assert_eq!(
+                ka.cmp(&kb),
+                expected,
+                "keys of {a} and {b}: {ka:02x?} vs {kb:02x?}"
+            );
+        }
+        assert_eq!(order_key("1.0-"), None);
+        assert_eq!(order_key(""), None);
+    }
+
+    #[test]
     fn canonical_drops_a_zero_epoch_only() {
         assert_eq!(canonical("0:2.2-1").as_deref(), Some("2.2-1"));
         assert_eq!(canonical("1:3.9p1-1").as_deref(), Some("1:3.9p1-1"));
@@ -469,7 +607,7 @@ done
         }
     }
 
-    fn pairs() -> Vec<(String, String)> {
+    fn pairs(count: usize) -> Vec<(String, String)> {
         let mut runner = TestRunner::deterministic();
         let pair = (realistic_version(), realistic_version()).prop_flat_map(|(a, b)| {
             // Half the time compare against a small edit of `a`, so near-misses are frequent.
@@ -489,7 +627,7 @@ done
                     }),
             ]
         });
-        (0..PAIRS)
+        (0..count)
             .map(|_| pair.new_tree(&mut runner).unwrap().current())
             .filter(|(a, b)| !a.starts_with('-') && !b.starts_with('-'))
             .collect()
@@ -528,7 +666,7 @@ done
 
     #[test]
     fn compare_agrees_with_dpkg_compare_versions() {
-        let pairs = pairs();
+        let pairs = pairs(PAIRS);
         let started = std::time::Instant::now();
         let verdicts = dpkg_verdicts(&pairs);
         eprintln!(
@@ -560,6 +698,17 @@ done
             if ours != verdict {
                 mismatches.push(format!("{a:?} vs {b:?}: dpkg {verdict}, ours {ours}"));
             }
+            // The order keys the database compares agree with dpkg too.
+            if let (Some(ka), Some(kb)) = (order_key(a), order_key(b)) {
+                let keys = match ka.cmp(&kb) {
+                    Ordering::Less => "lt",
+                    Ordering::Equal => "eq",
+                    Ordering::Greater => "gt",
+                };
+                if keys != verdict {
+                    mismatches.push(format!("{a:?} vs {b:?}: dpkg {verdict}, order keys {keys}"));
+                }
+            }
         }
         eprintln!("verdicts: {counts:?}");
         assert!(
@@ -575,5 +724,28 @@ done
                 "too few {verdict}: {counts:?}"
             );
         }
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against dpkg above) on many more pairs than dpkg
+    /// could answer in a test's time: same order, equal keys exactly for equal versions, no key for a
+    /// version dpkg refuses.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let mut counts = [0usize; 3];
+        for (a, b) in pairs(60_000) {
+            let (ka, kb) = (order_key(&a), order_key(&b));
+            assert_eq!(ka.is_some(), a.parse::<DpkgVersion>().is_ok(), "{a:?}");
+            assert_eq!(kb.is_some(), b.parse::<DpkgVersion>().is_ok(), "{b:?}");
+            if let (Some(ka), Some(kb)) = (ka, kb) {
+                let expected = compare(&a, &b);
+                assert_eq!(
+                    ka.cmp(&kb),
+                    expected,
+                    "{a:?} vs {b:?}: {ka:02x?} vs {kb:02x?}"
+                );
+                counts[(expected as i8 + 1) as usize] += 1;
+            }
+        }
+        assert!(counts.iter().all(|n| *n > 1000), "lt, eq, gt: {counts:?}");
     }
 }
