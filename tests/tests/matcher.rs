@@ -2159,7 +2159,7 @@ async fn records_fixed_at_or_below_the_installed_versions_are_not_read() -> Resu
 
 #[tokio::test]
 async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
-    // Rows stored before migration V9 have no bound and are queued for `fill_version_bounds`, which
+    // Rows stored before migration V9 get the unbounded default and are queued for `fill_version_bounds`, which
     // `Database::migrate` runs: until then they are read for every version (same answers, more rows);
     // afterwards they carry the bound the feed store writes for new rows.
     let (db, _) = matcher_with(&[("debian-oval/bookworm", debian_bookworm_oval())]).await?;
@@ -2173,7 +2173,7 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<Vec<(String, Option<Vec<u8>>)>>>()
+            .collect::<Result<Vec<(String, Vec<u8>)>>>()
     };
     let written = bounds().await?;
     let bound_of = |name: &str| {
@@ -2184,17 +2184,21 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
     };
     assert_eq!(
         bound_of("CVE-2022-4304"),
-        Some(lucid::ecosystems::dpkg::version::order_key("3.0.8-1"))
+        lucid::ecosystems::dpkg::version::order_key("3.0.8-1")
     );
-    assert_eq!(bound_of("CVE-2005-2541"), Some(None), "unfixed: no bound");
+    assert_eq!(
+        bound_of("CVE-2005-2541").as_deref(),
+        Some(lucid::ecosystems::UNBOUNDED_VERSION_KEY),
+        "unfixed: no bound"
+    );
 
     let image = bookworm_with_openssl("3.0.11-1~deb12u2")?;
     let expected = Matcher::new(db.clone())
         .vulnerability_report(&image)
         .await?;
-    // The rows as before V9 (no bounds), queued by V9's own statement.
+    // The rows as before V9 (the column's default bound), queued by V9's own statement.
     client
-        .batch_execute("UPDATE vulnerability SET version_bound = NULL")
+        .batch_execute("UPDATE vulnerability SET version_bound = DEFAULT")
         .await?;
     let queue = harness::backfill_statements(&["V9__vulnerability_version_bound.sql"]);
     assert_eq!(queue.len(), 1, "{queue:?}");

@@ -57,13 +57,18 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
 /// the ecosystems that have one: the database then skips records fixed at or below an installed version
 /// (`matcher::store::CANDIDATES`). `None` for other ecosystems and for versions their rules refuse. An
 /// ecosystem that gains a key registers it here, and a migration queues its stored records for
-/// `feeds::store::fill_version_bounds` (as V9 does for dpkg).
+/// `feeds::store::fill_version_bounds` (as V9 does for dpkg). A key's first byte is never `0xFF`, so every
+/// key is below [`UNBOUNDED_VERSION_KEY`].
 pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>> {
     match ecosystem {
         Ecosystem::Dpkg => dpkg::version::order_key(version),
         _ => None,
     }
 }
+
+/// The bound of a record that may affect any version (`vulnerability.version_bound`, migration V9): above
+/// every [`version_order_key`].
+pub const UNBOUNDED_VERSION_KEY: &[u8] = &[0xFF];
 
 /// The name under which an ecosystem's advisories and installed packages are compared: PyPI names are
 /// PEP 503-normalized (`Django` = `django`, `zope.interface` = `zope-interface`); NuGet, Packagist and npm

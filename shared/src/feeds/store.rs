@@ -155,7 +155,9 @@ const FILL_BATCH: i64 = 5_000;
 /// computes it for new rows ([`osv::version_bound`](super::osv::version_bound)). Run by
 /// [`Database::migrate`](crate::store::Database::migrate) under its lock. Each batch fills its rows and
 /// dequeues them in one transaction, so an interrupted fill resumes where it stopped, and a row not filled
-/// yet is only a candidate for every version (a NULL bound), as before. Returns the rows dequeued.
+/// yet is only a candidate for every version (its bound is the column's default,
+/// [`UNBOUNDED_VERSION_KEY`](crate::ecosystems::UNBOUNDED_VERSION_KEY)), as before. Rows without a bound
+/// keep that default. Returns the rows dequeued.
 pub async fn fill_version_bounds(client: &mut tokio_postgres::Client) -> Result<u64, StoreError> {
     #[derive(serde::Deserialize)]
     struct Probe {
@@ -417,7 +419,8 @@ impl FeedStore {
             let probe = MatchProbe::of(r);
             let version_bound = r
                 .ecosystem
-                .and_then(|e| super::osv::version_bound(e, &r.ranges, &probe.versions));
+                .and_then(|e| super::osv::version_bound(e, &r.ranges, &probe.versions))
+                .unwrap_or_else(|| crate::ecosystems::UNBOUNDED_VERSION_KEY.to_vec());
             let probe = serde_json::to_string(&probe)
                 .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.name)))?;
             let report = serde_json::to_string(&ReportFields::of(r))

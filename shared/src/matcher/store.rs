@@ -19,9 +19,10 @@ use crate::store::StoreError;
 ///
 /// `$6`, beside the names of `$2`, is each name's version floor: the least order key
 /// ([`version_order_key`](crate::ecosystems::version_order_key)) of the versions a record of that name is
-/// compared with (empty: no floor, every record). A record whose `version_bound` (migration V9) is at or
-/// below the floor affects none of those versions, and is not sent: most records of an up-to-date image's
-/// packages are fixed in the version it has.
+/// compared with (empty: no floor, every record). A record whose `version_bound` (migration V9; `\xff` when
+/// unbounded) is at or below the floor affects none of those versions, and is not sent: most records of an
+/// up-to-date image's packages are fixed in the version it has. The bound is the lookup index's last
+/// column, so the index scan of each name starts at its floor and the records below it are not even read.
 ///
 /// Which of them are live depends on the live operations that file records under the namespace
 /// (`update_operation.namespaces`, `NULL` for every namespace; the set `live_key` computes from the feeds
@@ -52,14 +53,14 @@ pub const CANDIDATES: &str = concat!(
     "
     WHERE (SELECT cardinality(ids) FROM live) = 1
       AND v.ecosystem = $1 AND v.dist_did = $3 AND v.dist_release = $4
-      AND (v.version_bound IS NULL OR v.version_bound > k.floor)
+      AND v.version_bound > k.floor
       AND v.id NOT IN (SELECT vulnerability_id FROM vulnerability_dead)
     UNION ALL
     ",
     live_candidates!("", names_with_floors!()),
     "WHERE (SELECT cardinality(ids) FROM live) > 1
       AND v.ecosystem = $1 AND v.dist_did = $3 AND v.dist_release = $4
-      AND (v.version_bound IS NULL OR v.version_bound > k.floor)"
+      AND v.version_bound > k.floor"
 );
 
 /// The rows [`CANDIDATES`] reads: each name of `$2` with its floor from `$6`, joined to its records (one
