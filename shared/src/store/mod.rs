@@ -15,6 +15,10 @@ mod embedded {
     refinery::embed_migrations!("../infra/migrations");
 }
 
+/// How long [`Database::migrate`] fills what migrations queued, at most (and one batch at least): it runs
+/// under the migration lock at every function's start, within a Lambda's 10 s of initialization.
+const FILL_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Advisory lock key held while migrating ("lucid-mi" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6c75_6369_642d_6d69;
 
@@ -116,12 +120,13 @@ impl Database {
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         let result = match embedded::migrations::runner().run_async(client).await {
-            Ok(report) => crate::feeds::store::fill_version_bounds(client)
+            Ok(report) => crate::feeds::store::fill_version_bounds(client, FILL_BUDGET)
                 .await
-                .map(|filled| {
+                .map(|(filled, left)| {
                     if filled > 0 {
                         tracing::info!(
                             rows = filled,
+                            more_left = left,
                             "filled the version bounds of stored records"
                         );
                     }
