@@ -2221,5 +2221,29 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
     let filled = Matcher::new(db.clone());
     assert_eq!(filled.vulnerability_report(&image).await?, expected);
     assert_eq!(filled.reads().candidate_rows, 2, "{:?}", filled.reads());
+
+    // A queued row whose stored probe is not a probe: dequeued, left unbounded (a candidate for every
+    // version, which loses nothing), and the fill goes on with the others.
+    client
+        .batch_execute(
+            "UPDATE vulnerability SET version_bound = DEFAULT;
+             UPDATE vulnerability SET probe = '{\"ranges\": 1}' WHERE name = 'CVE-2022-4304';
+             INSERT INTO version_bound_pending SELECT id FROM vulnerability",
+        )
+        .await?;
+    assert!(db.migrate().await?.is_empty());
+    let after: Vec<(String, Vec<u8>)> = bounds().await?;
+    for ((name, bound), (_, was)) in after.iter().zip(&written) {
+        if name == "CVE-2022-4304" {
+            assert_eq!(bound.as_slice(), lucid::ecosystems::UNBOUNDED_VERSION_KEY);
+        } else {
+            assert_eq!(bound, was, "{name}");
+        }
+    }
+    let pending: i64 = client
+        .query_one("SELECT count(*) FROM version_bound_pending", &[])
+        .await?
+        .try_get(0)?;
+    assert_eq!(pending, 0);
     Ok(())
 }

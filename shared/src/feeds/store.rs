@@ -161,20 +161,13 @@ const FILL_BATCH: i64 = 5_000;
 ///
 /// Stops after the batch that passes `budget` (at least one batch is filled): every function migrates at
 /// start, a Lambda's initialization has 10 s, and the bench database's 92,143 dpkg rows take about half a
-/// second per batch. What is left waits for the next start. Returns the rows dequeued and whether any are
-/// left.
+/// second per batch. What is left waits for the next start. Returns the rows dequeued and whether more may
+/// be left (the last batch was full).
 pub async fn fill_version_bounds(
     client: &mut tokio_postgres::Client,
     budget: std::time::Duration,
 ) -> Result<(u64, bool), StoreError> {
     let started = std::time::Instant::now();
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        ranges: Option<Vec<crate::model::AffectedRange>>,
-        #[serde(default)]
-        versions: Option<Vec<String>>,
-    }
     let mut dequeued = 0u64;
     loop {
         let tx = client.transaction().await?;
@@ -204,7 +197,7 @@ pub async fn fill_version_bounds(
             let Ok(ecosystem) = ecosystem.parse::<Ecosystem>() else {
                 continue;
             };
-            let probe: Probe = match serde_json::from_str(probe) {
+            let probe: crate::matcher::store::StoredProbe = match serde_json::from_str(probe) {
                 Ok(probe) => probe,
                 Err(e) => {
                     // Left unbounded: a candidate for every version, which loses nothing.
@@ -212,14 +205,8 @@ pub async fn fill_version_bounds(
                     continue;
                 }
             };
-            let versions: Vec<&str> = probe
-                .versions
-                .iter()
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            let ranges = probe.ranges.unwrap_or_default();
-            if let Some(bound) = super::osv::version_bound(ecosystem, &ranges, &versions) {
+            let versions: Vec<&str> = probe.versions.iter().map(String::as_str).collect();
+            if let Some(bound) = super::osv::version_bound(ecosystem, &probe.ranges, &versions) {
                 bounded.push(id);
                 bounds.push(bound);
             }

@@ -308,8 +308,14 @@ pub fn version_floor(ecosystem: Ecosystem, name: &str, lookup: &Lookup) -> Box<[
         .map(Vec::as_slice)
         .unwrap_or_default();
     for subject in indexes.iter().filter_map(|&i| lookup.subjects.get(i)) {
-        for is_source in [false, true] {
-            let (compared_name, version) = subject.compared(is_source);
+        let (binary, source) = (subject.compared(false), subject.compared(true));
+        // A package that is its own source is compared one way (every report computes these keys).
+        let compared = if binary == source {
+            [Some(binary), None]
+        } else {
+            [Some(binary), Some(source)]
+        };
+        for (compared_name, version) in compared.into_iter().flatten() {
             if compared_name != name {
                 continue;
             }

@@ -282,17 +282,18 @@ fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("vulnerability {id}: {what}: {e}"))
 }
 
-/// The `probe` column of a candidate (see `feeds::store`).
+/// The `probe` column of a candidate, as written by `feeds::store` (which also reads it back to fill the
+/// version bounds of stored rows, `fill_version_bounds`).
 #[derive(Debug, Default, serde::Deserialize)]
-struct MatchFields {
+pub(crate) struct StoredProbe {
     #[serde(default, deserialize_with = "null_as_default")]
-    arch: String,
+    pub arch: String,
     #[serde(default, deserialize_with = "null_as_default")]
-    ranges: Vec<AffectedRange>,
+    pub ranges: Vec<AffectedRange>,
     #[serde(default, deserialize_with = "null_as_default")]
-    versions: Vec<String>,
+    pub versions: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
-    aliases: Vec<String>,
+    pub aliases: Vec<String>,
 }
 
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -309,7 +310,7 @@ pub fn candidate(row: &tokio_postgres::Row) -> Result<(&str, Candidate), StoreEr
     let id: i64 = row.try_get(0)?;
     let name: &str = row.try_get(5)?;
     let probe: &str = row.try_get(6)?;
-    let mut fields: MatchFields =
+    let mut fields: StoredProbe =
         serde_json::from_str(probe).map_err(|e| corrupt("probe", id, e))?;
     // The feed store writes the list sorted and deduplicated, but rows stored before it did keep theirs as
     // the feed gave it; on a sorted list this is one pass (and most lists are empty).
