@@ -1039,16 +1039,21 @@ async fn photon_matches_source_packages_of_the_release_with_unfixed_cves() -> Re
 // Language ecosystems: OSV ranges, versions lists, name normalization.
 // ---------------------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn language_packages_match_osv_ranges() -> Result<()> {
+/// A matcher over the PyPI, npm, Go and crates.io samples of `feeds/testdata/osv`.
+async fn matcher_with_language_feeds() -> Result<(Database, Matcher)> {
     let records = osv_samples();
-    let (_db, matcher) = matcher_with(&[
+    matcher_with(&[
         ("osv/PyPI", of_updater(&records, "osv/PyPI")),
         ("osv/npm", of_updater(&records, "osv/npm")),
         ("osv/Go", of_updater(&records, "osv/Go")),
         ("osv/crates.io", of_updater(&records, "osv/crates.io")),
     ])
-    .await?;
+    .await
+}
+
+#[tokio::test]
+async fn language_packages_match_osv_ranges() -> Result<()> {
+    let (_db, matcher) = matcher_with_language_feeds().await?;
 
     let layer = LayerContents {
         packages: vec![
@@ -2157,6 +2162,27 @@ async fn records_fixed_at_or_below_the_installed_versions_are_not_read() -> Resu
     Ok(())
 }
 
+/// Every stored record's version bound, as `("<name> <package name>", bound)`, in that order.
+async fn version_bounds(client: &tokio_postgres::Client) -> Result<Vec<(String, Vec<u8>)>> {
+    let rows = client
+        .query(
+            "SELECT name || ' ' || package_name, version_bound FROM vulnerability ORDER BY 1, 2",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// The bound of the record `"<name> <package name>"` among [`version_bounds`]' answer.
+fn bound_of(bounds: &[(String, Vec<u8>)], record: &str) -> Option<Vec<u8>> {
+    bounds
+        .iter()
+        .find(|(r, _)| r == record)
+        .map(|(_, b)| b.clone())
+}
+
 #[tokio::test]
 async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
     // Rows stored before migration V9 get the unbounded default and are queued for `fill_version_bounds`, which
@@ -2164,30 +2190,14 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
     // afterwards they carry the bound the feed store writes for new rows.
     let (db, _) = matcher_with(&[("debian-oval/bookworm", debian_bookworm_oval())]).await?;
     let client = db.client().await?;
-    let bounds = || async {
-        let rows = client
-            .query(
-                "SELECT name, version_bound FROM vulnerability ORDER BY name",
-                &[],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<Vec<(String, Vec<u8>)>>>()
-    };
-    let written = bounds().await?;
-    let bound_of = |name: &str| {
-        written
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| b.clone())
-    };
+    let written = version_bounds(&client).await?;
+    let bound_of = |record: &str| bound_of(&written, record);
     assert_eq!(
-        bound_of("CVE-2022-4304"),
+        bound_of("CVE-2022-4304 openssl"),
         lucid::ecosystems::dpkg::version::order_key("3.0.8-1")
     );
     assert_eq!(
-        bound_of("CVE-2005-2541").as_deref(),
+        bound_of("CVE-2005-2541 tar").as_deref(),
         Some(lucid::ecosystems::UNBOUNDED_VERSION_KEY),
         "unfixed: no bound"
     );
@@ -2212,7 +2222,7 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
     assert_eq!(unfilled.reads().candidate_rows, 4, "{:?}", unfilled.reads());
 
     assert!(db.migrate().await?.is_empty(), "no migration left");
-    assert_eq!(bounds().await?, written);
+    assert_eq!(version_bounds(&client).await?, written);
     let pending: i64 = client
         .query_one("SELECT count(*) FROM version_bound_pending", &[])
         .await?
@@ -2232,12 +2242,12 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
         )
         .await?;
     assert!(db.migrate().await?.is_empty());
-    let after: Vec<(String, Vec<u8>)> = bounds().await?;
-    for ((name, bound), (_, was)) in after.iter().zip(&written) {
-        if name == "CVE-2022-4304" {
+    let after = version_bounds(&client).await?;
+    for ((record, bound), (_, was)) in after.iter().zip(&written) {
+        if record == "CVE-2022-4304 openssl" {
             assert_eq!(bound.as_slice(), lucid::ecosystems::UNBOUNDED_VERSION_KEY);
         } else {
-            assert_eq!(bound, was, "{name}");
+            assert_eq!(bound, was, "{record}");
         }
     }
     let pending: i64 = client
@@ -2245,5 +2255,143 @@ async fn stored_records_get_their_version_bounds_filled_once() -> Result<()> {
         .await?
         .try_get(0)?;
     assert_eq!(pending, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn language_records_fixed_at_or_below_the_installed_versions_are_not_read() -> Result<()> {
+    // PyPI, npm, Go and crates.io versions have order keys, so their records carry version bounds as dpkg's
+    // do: each name's records fixed at or below its least installed version are not read. Rows stored
+    // before migration V10 are queued by V10's own statement and filled by `Database::migrate`.
+    let (db, _) = matcher_with_language_feeds().await?;
+    let client = db.client().await?;
+    let written = version_bounds(&client).await?;
+    use lucid::ecosystems::{cargo, go, npm, python};
+    let with_ff = |key: Option<Vec<u8>>| {
+        key.map(|mut k| {
+            k.push(0xFF);
+            k
+        })
+    };
+    for (record, expected) in [
+        // Its GIT range (a commit) is not a version range; the ECOSYSTEM range's fix is the bound.
+        (
+            "PYSEC-2023-74 requests",
+            python::version::order_key("2.31.0"),
+        ),
+        // Affected up to and including its last affected version.
+        (
+            "PYSEC-2026-1356 fastapi-admin",
+            with_ff(python::version::order_key("0.1.4")),
+        ),
+        (
+            "GHSA-jf85-cpcp-j695 lodash",
+            npm::version::order_key("4.17.12"),
+        ),
+        (
+            "GO-2021-0072 github.com/docker/distribution",
+            go::version::order_key("2.7.0-rc.0+incompatible"),
+        ),
+        // The greatest fix of its ranges.
+        ("GO-2023-1570 stdlib", go::version::order_key("1.20.1")),
+        (
+            "RUSTSEC-2018-0003 smallvec",
+            cargo::version::order_key("0.6.3"),
+        ),
+        // Introduced, never fixed: unbounded.
+        (
+            "GO-2023-2385 github.com/pubnub/go",
+            Some(lucid::ecosystems::UNBOUNDED_VERSION_KEY.to_vec()),
+        ),
+    ] {
+        assert!(expected.is_some(), "{record}");
+        assert_eq!(bound_of(&written, record), expected, "{record}");
+    }
+
+    // Up to date but for two names: an unfixed record (fastapi_admin) and node-fetch in a range whose fix is
+    // above it (the advisory's other entry for node-fetch, fixed at 2.6.7, is a row of its own). The other
+    // five names' records (seven rows) are all fixed at or below what is installed.
+    let installed = [
+        (
+            Ecosystem::PyPI,
+            "requests",
+            "2.31.0",
+            "venv/requests-2.31.0.dist-info/METADATA",
+        ),
+        (
+            Ecosystem::PyPI,
+            "fastapi_admin",
+            "0.1.4",
+            "app/fastapi_admin-0.1.4.dist-info/METADATA",
+        ),
+        (
+            Ecosystem::Npm,
+            "lodash",
+            "4.17.21",
+            "app/node_modules/lodash/package.json",
+        ),
+        (
+            Ecosystem::Npm,
+            "node-fetch",
+            "2.6.7",
+            "app/node_modules/node-fetch/package.json",
+        ),
+        (Ecosystem::Go, "stdlib", "v1.20.1", "usr/bin/app"),
+        (
+            Ecosystem::Go,
+            "github.com/docker/distribution",
+            "v2.7.1+incompatible",
+            "usr/bin/app",
+        ),
+        (Ecosystem::Cargo, "time", "0.2.23", "usr/bin/rustapp"),
+    ];
+    let image = index_of(vec![LayerContents {
+        packages: installed
+            .into_iter()
+            .map(|(ecosystem, name, version, path)| package(ecosystem, name, version, path))
+            .collect(),
+        ..Default::default()
+    }]);
+    let matcher = Matcher::new(db.clone());
+    let report = matcher.vulnerability_report(&image).await?;
+    let expected_findings: BTreeMap<(String, String), Vec<(String, String)>> = [
+        (("fastapi_admin", "0.1.4"), vec![("PYSEC-2026-1356", "")]),
+        (
+            ("node-fetch", "2.6.7"),
+            vec![("GHSA-r683-j2x4-v87g", "3.1.1")],
+        ),
+    ]
+    .into_iter()
+    .map(|((n, v), list)| ((n.to_owned(), v.to_owned()), pairs(&list)))
+    .collect();
+    assert_eq!(findings(&report), expected_findings);
+    assert_eq!(matcher.reads().candidate_rows, 2, "{:?}", matcher.reads());
+
+    // The rows as before V10 (the column's default bound), queued by V10's own statement: every record
+    // here is of one of its ecosystems.
+    client
+        .batch_execute("UPDATE vulnerability SET version_bound = DEFAULT")
+        .await?;
+    let queue = harness::backfill_statements(&["V10__language_version_bounds.sql"]);
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM vulnerability", &[])
+        .await?
+        .try_get(0)?;
+    assert_eq!(client.execute(queue[0].as_str(), &[]).await?, stored as u64);
+    let unfilled = Matcher::new(db.clone());
+    assert_eq!(unfilled.vulnerability_report(&image).await?, report);
+    assert_eq!(
+        unfilled.reads().candidate_rows,
+        10,
+        "{:?}",
+        unfilled.reads()
+    );
+
+    assert!(db.migrate().await?.is_empty(), "no migration left");
+    assert_eq!(version_bounds(&client).await?, written);
+    let filled = Matcher::new(db.clone());
+    assert_eq!(filled.vulnerability_report(&image).await?, report);
+    assert_eq!(filled.reads().candidate_rows, 2, "{:?}", filled.reads());
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod maven;
 pub mod npm;
 pub mod nuget;
 pub mod oracle;
+pub(crate) mod order_key;
 pub mod packagist;
 pub mod photon;
 pub mod python;
@@ -57,12 +58,21 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
 /// the ecosystems that have one: the database then skips records fixed at or below an installed version
 /// (`matcher::store::CANDIDATES`). `None` for other ecosystems and for versions their rules refuse. An
 /// ecosystem that gains a key registers it here, and a migration queues its stored records for
-/// `feeds::store::fill_version_bounds` (as V9 does for dpkg). A key's first byte is never `0xFF`, so every
+/// `feeds::store::fill_version_bounds` (as V9 does for dpkg, V10 for PyPI, npm, Go and crates.io). A key's first byte is never `0xFF`, so every
 /// key is below [`UNBOUNDED_VERSION_KEY`].
 pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>> {
     match ecosystem {
         Ecosystem::Dpkg => dpkg::version::order_key(version),
-        _ => None,
+        Ecosystem::PyPI => python::version::order_key(version),
+        Ecosystem::Npm => npm::version::order_key(version),
+        Ecosystem::Go => go::version::order_key(version),
+        Ecosystem::Cargo => cargo::version::order_key(version),
+        Ecosystem::Apk
+        | Ecosystem::Rpm
+        | Ecosystem::Maven
+        | Ecosystem::RubyGems
+        | Ecosystem::Packagist
+        | Ecosystem::NuGet => None,
     }
 }
 

@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::semver as semver_key;
+
 /// A crates.io version such as `1.2.3-alpha.1+build`.
 #[derive(Debug, Clone)]
 pub struct CargoVersion(semver::Version);
@@ -79,6 +81,20 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         (Err(_), Ok(_)) => Ordering::Less,
         (Err(_), Err(_)) => a.as_bytes().cmp(b.as_bytes()),
     }
+}
+
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)): SemVer
+/// precedence, build metadata left out. `None` for what is not a SemVer version, where [`compare`] falls
+/// back.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    let version = version.parse::<CargoVersion>().ok()?.0;
+    let prerelease = (!version.pre.is_empty()).then(|| version.pre.as_str().split('.'));
+    semver_key(
+        &version.major.to_string(),
+        &version.minor.to_string(),
+        &version.patch.to_string(),
+        prerelease.into_iter().flatten(),
+    )
 }
 
 #[cfg(test)]
@@ -176,6 +192,27 @@ process.stdout.write(out.map((l) => l + "\n").join(""));
             "{} disagreements:\n{}",
             failures.len(),
             failures.join("\n")
+        );
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against node's SemVer above): same order, equal
+    /// keys exactly for equal versions (build metadata aside), no key where `compare` falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let any = prop_oneof![6 => strict_semver(), 1 => "[0-9.a-z+-]{0,8}"];
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (any.clone(), any),
+                1 => strict_semver().prop_map(|a| (a.clone(), format!("{}+other", a.split('+').next().unwrap_or("")))),
+            ],
+            30_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            super::order_key,
+            compare,
+            |v| v.parse::<CargoVersion>().is_ok(),
+            1000,
         );
     }
 }

@@ -20,6 +20,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::semver as semver_key;
+
 /// A Go module or toolchain version in canonical form.
 #[derive(Debug, Clone)]
 pub struct GoVersion {
@@ -247,6 +249,19 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)): SemVer
+/// precedence of the canonical version (build metadata left out, as the ordering ignores it). `None` for
+/// what is not a Go version, where [`compare`] falls back.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    let version = version.parse::<GoVersion>().ok()?;
+    semver_key(
+        &version.major,
+        &version.minor,
+        &version.patch,
+        version.prerelease.iter().map(String::as_str),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +436,55 @@ mod tests {
         fn order_is_antisymmetric_on_any_input(a in "\\PC{0,12}", b in "(v|go)?[0-9.a-z+-]{0,10}") {
             prop_assert_eq!(compare(&a, &b), compare(&b, &a).reverse());
         }
+    }
+
+    fn toolchain_version() -> impl Strategy<Value = String> {
+        (
+            0u64..25,
+            prop::option::of(0u64..6),
+            prop::option::of((prop::sample::select(vec!["rc", "beta", "alpha"]), 1u64..4)),
+        )
+            .prop_map(|(minor, patch, pre)| {
+                let mut s = format!("go1.{minor}");
+                if let Some(patch) = patch {
+                    s.push_str(&format!(".{patch}"));
+                }
+                if let Some((label, n)) = pre {
+                    s.push_str(&format!("{label}{n}"));
+                }
+                s
+            })
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against Go's table and SemVer precedence above):
+    /// same order, equal keys exactly for equal versions, no key where `compare` falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let any = prop_oneof![
+            4 => full_version().prop_map(|v| format!("v{v}")),
+            1 => full_version(),
+            1 => toolchain_version(),
+            1 => (0u64..3, prop::option::of(0u64..12)).prop_map(|(ma, mi)| match mi {
+                Some(mi) => format!("v{ma}.{mi}"),
+                None => format!("v{ma}"),
+            }),
+            1 => "v?[0-9.a-z+-]{0,8}",
+        ];
+        let pairs = crate::ecosystems::python::version::reference_tool::generate(
+            prop_oneof![
+                4 => (any.clone(), any.clone()),
+                1 => full_version().prop_map(|a| (a.clone(), format!("v{a}"))),
+                1 => full_version().prop_map(|a| (format!("v{a}"), format!("v{}+incompatible", a.split('+').next().unwrap_or("")))),
+                1 => toolchain_version().prop_map(|a| (a.clone(), a.parse::<GoVersion>().map(|v| v.to_string()).unwrap_or(a))),
+            ],
+            30_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            super::order_key,
+            compare,
+            |v| v.parse::<GoVersion>().is_ok(),
+            1000,
+        );
     }
 }

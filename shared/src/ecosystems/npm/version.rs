@@ -18,6 +18,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::semver as semver_key;
+
 /// JavaScript's `Number.MAX_SAFE_INTEGER`, node-semver's bound on version numbers.
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
@@ -237,6 +239,25 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)): SemVer
+/// precedence of the version [`compare`] reads (partial versions padded). `None` where `compare` falls back
+/// (not a version), and for a numeric prerelease identifier above 2^53 − 1, where node compares JavaScript
+/// doubles, so distinct large numbers can be equal.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    let version = parse_padded(version)?;
+    let exact =
+        |id: &String| !is_numeric(id) || id.parse::<u64>().is_ok_and(|n| n <= MAX_SAFE_INTEGER);
+    if !version.prerelease.iter().all(exact) {
+        return None;
+    }
+    semver_key(
+        &version.major.to_string(),
+        &version.minor.to_string(),
+        &version.patch.to_string(),
+        version.prerelease.iter().map(String::as_str),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,5 +451,52 @@ process.stdout.write(out.map((l) => l + "\n").join(""));
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against node above) on many more pairs than node
+    /// answers in a test's time: same order, equal keys exactly for equal versions, no key where `compare`
+    /// falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let partial = (0u64..15, prop::option::of(0u64..15)).prop_map(|(ma, mi)| match mi {
+            Some(mi) => format!("{ma}.{mi}"),
+            None => ma.to_string(),
+        });
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (npm_like(), npm_like()),
+                1 => (npm_like(), partial.clone()),
+                1 => partial.prop_map(|a| (a.clone(), format!("{a}.0"))),
+                1 => npm_like().prop_map(|a| (a.clone(), format!("{}+other", a.split('+').next().unwrap_or("")))),
+                // The same release, other prereleases.
+                2 => (0u64..2, prop::collection::vec(identifier(), 0..3), prop::collection::vec(identifier(), 0..3))
+                    .prop_map(|(minor, a, b)| {
+                        let version = |pre: Vec<String>| match pre.is_empty() {
+                            true => format!("1.{minor}.0"),
+                            false => format!("1.{minor}.0-{}", pre.join(".")),
+                        };
+                        (version(a), version(b))
+                    }),
+            ],
+            50_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            super::order_key,
+            compare,
+            |v| parse_padded(v).is_some(),
+            1000,
+        );
+    }
+
+    #[test]
+    fn no_order_key_where_doubles_make_distinct_numbers_equal() {
+        // node compares these prerelease numbers as equal doubles.
+        assert_eq!(
+            compare("1.0.0-9007199254740993", "1.0.0-9007199254740992"),
+            Ordering::Equal
+        );
+        assert_eq!(super::order_key("1.0.0-9007199254740993"), None);
+        assert!(super::order_key("1.0.0-9007199254740991").is_some());
     }
 }

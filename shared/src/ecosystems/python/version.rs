@@ -9,6 +9,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::{LIST_END, OrderKey};
+
 /// A PEP 440 version such as `1!2.0.post1.dev3+local.7`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pep440Version(pep440_rs::Version);
@@ -64,6 +66,70 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         (Err(_), Ok(_)) => Ordering::Less,
         (Err(_), Err(_)) => a.as_bytes().cmp(b.as_bytes()),
     }
+}
+
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)), laid out as
+/// `pep440_rs` compares: the epoch; the release with trailing zeros dropped (`1.0` = `1`); then its
+/// `sortable_tuple` of what follows the release: a phase (`.devN` only, `aN`, `bN`, `rcN`, final, `.postN`)
+/// and the prerelease number, the post number (none first), the dev number (none counts as `u64::MAX`, as
+/// there), and the local segments (strings below numbers, a shorter list first). `None` for what is not a
+/// PEP 440 version, where [`compare`] falls back.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    use pep440_rs::{LocalSegment, PrereleaseKind};
+    const ITEM: u8 = 0x01;
+    const LOCAL_TEXT: u8 = 0x01;
+    const LOCAL_NUMBER: u8 = 0x02;
+    // pep440_rs's `min`/`max` markers (internal to version specifiers) are left out: parsing never makes them.
+    let version = version.parse::<Pep440Version>().ok()?.0;
+    let mut key = OrderKey::new();
+    key.number(version.epoch());
+    let release = version.release();
+    let significant = release
+        .iter()
+        .rposition(|n| *n != 0)
+        .map_or(0, |last| last + 1);
+    for part in &release[..significant] {
+        key.tag(ITEM);
+        key.number(*part);
+    }
+    key.tag(LIST_END);
+    let (phase, number, post, dev) = match (version.pre(), version.post(), version.dev()) {
+        (None, None, Some(dev)) => (1, 0, None, dev),
+        (Some(pre), post, dev) => {
+            let phase = match pre.kind {
+                PrereleaseKind::Alpha => 2,
+                PrereleaseKind::Beta => 3,
+                PrereleaseKind::Rc => 4,
+            };
+            (phase, pre.number, post, dev.unwrap_or(u64::MAX))
+        }
+        (None, None, None) => (5, 0, None, 0),
+        (None, Some(post), dev) => (6, 0, Some(post), dev.unwrap_or(u64::MAX)),
+    };
+    key.tag(phase);
+    key.number(number);
+    match post {
+        None => key.tag(0),
+        Some(post) => {
+            key.tag(1);
+            key.number(post);
+        }
+    }
+    key.number(dev);
+    for segment in version.local() {
+        match segment {
+            LocalSegment::String(text) => {
+                key.tag(LOCAL_TEXT);
+                key.text(text)?;
+            }
+            LocalSegment::Number(n) => {
+                key.tag(LOCAL_NUMBER);
+                key.number(*n);
+            }
+        }
+    }
+    key.tag(LIST_END);
+    key.finish()
 }
 
 #[cfg(test)]
@@ -232,6 +298,73 @@ for line in sys.stdin:
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// What may follow a release: prerelease, post, dev and local parts, each maybe.
+    fn pep440_suffix() -> impl Strategy<Value = String> {
+        (
+            prop::option::of((prop::sample::select(vec!["a", "b", "rc"]), 0u32..3)),
+            prop::option::of(0u32..3),
+            prop::option::of(0u32..3),
+            prop::option::of("[a-z0-9]{1,2}(\\.[a-z0-9]{1,2})?"),
+        )
+            .prop_map(|(pre, post, dev, local)| {
+                let mut s = String::new();
+                if let Some((label, n)) = pre {
+                    s.push_str(&format!("{label}{n}"));
+                }
+                if let Some(n) = post {
+                    s.push_str(&format!(".post{n}"));
+                }
+                if let Some(n) = dev {
+                    s.push_str(&format!(".dev{n}"));
+                }
+                if let Some(local) = local {
+                    s.push_str(&format!("+{local}"));
+                }
+                s
+            })
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against `packaging` above): same order, equal keys
+    /// exactly for equal versions, no key where `compare` falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (pep440_like(), pep440_like()),
+                1 => pep440_like().prop_map(|a| (a.clone(), a.to_uppercase())),
+                1 => pep440_like().prop_map(|a| {
+                    let padded = format!("{a}.0");
+                    (a, padded)
+                }),
+                1 => (pep440_like(), "[0-9.a-z+!-]{0,8}"),
+                // The same release, other suffixes.
+                3 => ("[0-9]{1,2}(\\.[0-9]){0,2}", pep440_suffix(), pep440_suffix())
+                    .prop_map(|(release, a, b)| (format!("{release}{a}"), format!("{release}{b}"))),
+            ],
+            30_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            order_key,
+            compare,
+            |v| v.parse::<Pep440Version>().is_ok(),
+            1000,
+        );
+    }
+
+    #[test]
+    fn order_keys_keep_pep440_rs_quirks() {
+        // A `.dev` of u64::MAX is what pep440_rs takes a missing `.dev` for.
+        let a = "1.0a1.dev18446744073709551615";
+        assert_eq!(compare(a, "1.0a1"), Ordering::Equal);
+        assert_eq!(order_key(a), order_key("1.0a1"));
+        // Trailing zeros do not count; a local version sorts above its public one.
+        assert_eq!(order_key("1.0.0"), order_key("1"));
+        assert!(order_key("1.0+local") > order_key("1.0"));
+        assert!(order_key("1.0+local") < order_key("1.0+1"));
+        assert!(order_key("1.0+local") < order_key("1.0.post0"));
     }
 }
 
