@@ -2006,7 +2006,9 @@ async fn records_moved_since_their_candidates_were_read_are_read_by_id() -> Resu
     // that moved since (here `CLUSTER`, which rewrites the table in another order, so an old address
     // holds another record or none) are read by id: the report equals a new matcher's, and says how many
     // moved. The candidates come from an earlier report of the same packages at versions no record
-    // affects (a refresh would keep the reports themselves, and nothing would be read).
+    // affects (a refresh would keep the reports themselves, and nothing would be read) and that have no
+    // order key (a number beyond 64 bits, which apk-tools wraps to one above every fix here), so every
+    // record of their names is read, as the later report needs.
     let (db, matcher) = matcher_with(&[("alpine/v3.19/main", alpine_v319_main())]).await?;
     let image = |installed: Vec<u8>| {
         index_of(vec![scan_rootfs(&[
@@ -2018,7 +2020,7 @@ async fn records_moved_since_their_candidates_were_read_are_read_by_id() -> Resu
     let newest: Vec<u8> = String::from_utf8(installed.clone())?
         .lines()
         .map(|line| match line.starts_with("V:") {
-            true => "V:999.0-r0\n".to_owned(),
+            true => "V:99999999999999999999999-r0\n".to_owned(),
             false => format!("{line}\n"),
         })
         .collect::<String>()
@@ -2181,6 +2183,22 @@ fn bound_of(bounds: &[(String, Vec<u8>)], record: &str) -> Option<Vec<u8>> {
         .iter()
         .find(|(r, _)| r == record)
         .map(|(_, b)| b.clone())
+}
+
+/// Puts every stored record's bound back to the column's default, as rows stored before `migration` had
+/// it, and runs the migration's own statement queueing them, which must queue every one.
+async fn queue_every_row_as_before(client: &tokio_postgres::Client, migration: &str) -> Result<()> {
+    client
+        .batch_execute("UPDATE vulnerability SET version_bound = DEFAULT")
+        .await?;
+    let queue = harness::backfill_statements(&[migration]);
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM vulnerability", &[])
+        .await?
+        .try_get(0)?;
+    assert_eq!(client.execute(queue[0].as_str(), &[]).await?, stored as u64);
+    Ok(())
 }
 
 #[tokio::test]
@@ -2367,18 +2385,8 @@ async fn language_records_fixed_at_or_below_the_installed_versions_are_not_read(
     assert_eq!(findings(&report), expected_findings);
     assert_eq!(matcher.reads().candidate_rows, 2, "{:?}", matcher.reads());
 
-    // The rows as before V10 (the column's default bound), queued by V10's own statement: every record
-    // here is of one of its ecosystems.
-    client
-        .batch_execute("UPDATE vulnerability SET version_bound = DEFAULT")
-        .await?;
-    let queue = harness::backfill_statements(&["V10__language_version_bounds.sql"]);
-    assert_eq!(queue.len(), 1, "{queue:?}");
-    let stored: i64 = client
-        .query_one("SELECT count(*) FROM vulnerability", &[])
-        .await?
-        .try_get(0)?;
-    assert_eq!(client.execute(queue[0].as_str(), &[]).await?, stored as u64);
+    // The rows as before V10, queued by V10's own statement: every record here is of one of its ecosystems.
+    queue_every_row_as_before(&client, "V10__language_version_bounds.sql").await?;
     let unfilled = Matcher::new(db.clone());
     assert_eq!(unfilled.vulnerability_report(&image).await?, report);
     assert_eq!(
@@ -2393,5 +2401,85 @@ async fn language_records_fixed_at_or_below_the_installed_versions_are_not_read(
     let filled = Matcher::new(db.clone());
     assert_eq!(filled.vulnerability_report(&image).await?, report);
     assert_eq!(filled.reads().candidate_rows, 2, "{:?}", filled.reads());
+    Ok(())
+}
+
+#[tokio::test]
+async fn os_package_records_fixed_at_or_below_the_installed_versions_are_not_read() -> Result<()> {
+    // apk and rpm versions have order keys too, so Alpine's and the RHEL family's records carry version
+    // bounds: each name's records fixed at or below its least installed version are not read. Rows stored
+    // before migration V11 are queued by V11's own statement and filled by `Database::migrate`.
+    let (db, _) = matcher_with(&[
+        ("alpine/v3.19/main", alpine_v319_main()),
+        ("rhel", rhel_curl_vex()),
+    ])
+    .await?;
+    let client = db.client().await?;
+    let written = version_bounds(&client).await?;
+    use lucid::ecosystems::{apk, rpm};
+    for (record, expected) in [
+        ("CVE-2024-0727 openssl", apk::version::order_key("3.1.4-r5")),
+        (
+            "CVE-2023-38545 curl-minimal",
+            rpm::version::order_key("0:7.76.1-26.el9_3.2"),
+        ),
+    ] {
+        assert!(expected.is_some(), "{record}");
+        assert_eq!(bound_of(&written, record), expected, "{record}");
+    }
+
+    // alpine:3.19.1's packages: libcrypto3 3.1.4-r5 (origin openssl) is past 14 of openssl's records.
+    let alpine = index_of(vec![scan_rootfs(&[
+        ("etc/os-release", os_release("alpine", "3.19.1", "")),
+        (
+            "lib/apk/db/installed",
+            testdata("ecosystems/apk/testdata/installed"),
+        ),
+    ])]);
+    // RHEL 9 with curl-minimal before the fix and libcurl-minimal at it.
+    let rhel = rpm_image(
+        "rhel",
+        "9.3",
+        &[
+            ("curl-minimal", "7.76.1-23.el9_2.2", ""),
+            ("libcurl-minimal", "7.76.1-26.el9_3.2", ""),
+        ],
+    );
+    let reports = |db: Database| {
+        let (alpine, rhel) = (alpine.clone(), rhel.clone());
+        async move {
+            let mut out = Vec::new();
+            for image in [alpine, rhel] {
+                let matcher = Matcher::new(db.clone());
+                let report = matcher.vulnerability_report(&image).await?;
+                out.push((report, matcher.reads().candidate_rows));
+            }
+            Ok::<_, anyhow::Error>(out)
+        }
+    };
+    let bounded = reports(db.clone()).await?;
+    assert_eq!(
+        hits_of(&bounded[1].0, "curl-minimal"),
+        pairs(&[("CVE-2023-38545", "0:7.76.1-26.el9_3.2")])
+    );
+    assert!(hits_of(&bounded[1].0, "libcurl-minimal").is_empty());
+
+    // The rows as before V11, queued by V11's own statement: every record here is apk's or rpm's.
+    queue_every_row_as_before(&client, "V11__os_package_version_bounds.sql").await?;
+    let unfilled = reports(db.clone()).await?;
+    let rows = |reports: &[(VulnerabilityReport, u64)]| {
+        reports.iter().map(|(_, rows)| *rows).collect::<Vec<_>>()
+    };
+    // Read with bounds: for Alpine, exactly the 10 records that hit (busybox's 4, openssl's 6); for RHEL,
+    // the record of curl-minimal and of its source curl (at the installed 7.76.1-23), not libcurl-minimal's.
+    assert_eq!(rows(&bounded), [10, 2], "with bounds");
+    assert_eq!(rows(&unfilled), [85, 3], "unfilled");
+    for ((report, _), (unfilled, _)) in bounded.iter().zip(&unfilled) {
+        assert_eq!(report, unfilled);
+    }
+
+    assert!(db.migrate().await?.is_empty(), "no migration left");
+    assert_eq!(version_bounds(&client).await?, written);
+    assert_eq!(rows(&reports(db.clone()).await?), rows(&bounded));
     Ok(())
 }

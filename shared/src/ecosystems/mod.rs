@@ -58,7 +58,7 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
 /// the ecosystems that have one: the database then skips records fixed at or below an installed version
 /// (`matcher::store::CANDIDATES`). `None` for other ecosystems and for versions their rules refuse. An
 /// ecosystem that gains a key registers it here, and a migration queues its stored records for
-/// `feeds::store::fill_version_bounds` (as V9 does for dpkg, V10 for PyPI, npm, Go and crates.io). A key's first byte is never `0xFF`, so every
+/// `feeds::store::fill_version_bounds` (as V9 does for dpkg, V10 for PyPI, npm, Go and crates.io, V11 for apk and rpm). A key's first byte is never `0xFF`, so every
 /// key is below [`UNBOUNDED_VERSION_KEY`].
 pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>> {
     match ecosystem {
@@ -67,12 +67,9 @@ pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>>
         Ecosystem::Npm => npm::version::order_key(version),
         Ecosystem::Go => go::version::order_key(version),
         Ecosystem::Cargo => cargo::version::order_key(version),
-        Ecosystem::Apk
-        | Ecosystem::Rpm
-        | Ecosystem::Maven
-        | Ecosystem::RubyGems
-        | Ecosystem::Packagist
-        | Ecosystem::NuGet => None,
+        Ecosystem::Apk => apk::version::order_key(version),
+        Ecosystem::Rpm => rpm::version::order_key(version),
+        Ecosystem::Maven | Ecosystem::RubyGems | Ecosystem::Packagist | Ecosystem::NuGet => None,
     }
 }
 

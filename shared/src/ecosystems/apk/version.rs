@@ -23,6 +23,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use crate::ecosystems::order_key::OrderKey;
+
 /// Kinds of token, in apk-tools' order. The order matters: where two versions first differ in token kind,
 /// the one whose token kind is *later* in this list sorts lower (except pre-release suffixes, lowest of all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,6 +264,91 @@ fn compare_tokens(a: &str, b: &str, prefix_only: bool) -> Ordering {
 /// versions compare as apk-tools compares them (up to the first token that breaks the grammar).
 pub fn compare(a: &str, b: &str) -> Ordering {
     compare_tokens(a, b, false)
+}
+
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)): the tokens
+/// [`compare`] walks, up to and including the first end or invalid one (what follows it never counts), each
+/// after a tag ranking token kinds as `compare` does where kinds first differ: pre-release suffixes lowest
+/// (`_alpha` < `_beta` < `_pre` < `_rc`), then invalid, end, revision, commit hash, suffix number, the other
+/// suffixes in order, letter, digit, initial digit. A token's value follows its tag: numbers fixed-width, a
+/// dot-separated number with a leading zero as text below every number without one (`compare` then compares
+/// strings, and `0` sorts before `1`–`9`), a letter as its byte, a commit hash as text. Invalid versions have
+/// keys too, as `compare` orders them; `None` only for a number beyond 64 bits, which apk-tools wraps.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    const INVALID: u8 = 0x05;
+    const END: u8 = 0x06;
+    const REVISION_NUMBER: u8 = 0x07;
+    const COMMIT_HASH: u8 = 0x08;
+    const SUFFIX_NUMBER: u8 = 0x09;
+    const LETTER: u8 = 0x0F;
+    const DIGIT: u8 = 0x10;
+    const INITIAL_DIGIT: u8 = 0x11;
+    const DIGIT_AS_TEXT: u8 = 0x01;
+    const DIGIT_AS_NUMBER: u8 = 0x02;
+    let exact_number = |token: &Token<'_>| {
+        token.text.iter().try_fold(0u64, |acc, digit| {
+            acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })
+    };
+    let mut key = OrderKey::new();
+    let mut lexer = Lexer::new(version);
+    let mut token = lexer.first();
+    loop {
+        match token.kind {
+            TokenKind::InitialDigit => {
+                key.tag(INITIAL_DIGIT);
+                key.number(exact_number(&token)?);
+            }
+            TokenKind::Digit => {
+                key.tag(DIGIT);
+                if token.text.first() == Some(&b'0') {
+                    key.tag(DIGIT_AS_TEXT);
+                    key.text(std::str::from_utf8(token.text).ok()?)?;
+                } else {
+                    key.tag(DIGIT_AS_NUMBER);
+                    key.number(exact_number(&token)?);
+                }
+            }
+            TokenKind::Letter => {
+                key.tag(LETTER);
+                key.tag(token.text.first().copied()?);
+            }
+            // Pre-release suffixes take 0x01–0x04, the others 0x0A–0x0E, around the kinds between.
+            TokenKind::Suffix => key.tag(match token.suffix {
+                Suffix::Alpha => 0x01,
+                Suffix::Beta => 0x02,
+                Suffix::Pre => 0x03,
+                Suffix::Rc => 0x04,
+                Suffix::Release => return None,
+                Suffix::Cvs => 0x0A,
+                Suffix::Svn => 0x0B,
+                Suffix::Git => 0x0C,
+                Suffix::Hg => 0x0D,
+                Suffix::P => 0x0E,
+            }),
+            TokenKind::SuffixNumber => {
+                key.tag(SUFFIX_NUMBER);
+                key.number(exact_number(&token)?);
+            }
+            TokenKind::CommitHash => {
+                key.tag(COMMIT_HASH);
+                key.text(std::str::from_utf8(token.text).ok()?)?;
+            }
+            TokenKind::RevisionNumber => {
+                key.tag(REVISION_NUMBER);
+                key.number(exact_number(&token)?);
+            }
+            TokenKind::End => {
+                key.tag(END);
+                return key.finish();
+            }
+            TokenKind::Invalid => {
+                key.tag(INVALID);
+                return key.finish();
+            }
+        }
+        token = lexer.next();
+    }
 }
 
 /// Whether `version` is a well-formed apk version (apk-tools' `apk_version_validate`).
@@ -762,6 +849,58 @@ func main() {
                 })
                 .collect()
         })
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against apk-tools' vectors above): same order,
+    /// equal keys exactly for equal versions, a key for every string whose numbers fit 64 bits.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let pairs = crate::ecosystems::python::version::reference_tool::generate(
+            prop_oneof![
+                4 => (any_version(), any_version()),
+                // Near neighbours: one more token, or an invalid tail.
+                2 => any_valid_version().prop_flat_map(|a| {
+                    let tails = vec![".0", ".1", ".01", "a", "_rc1", "_p", "_p1", "~ab", "-r1", "-r0", "!", ""];
+                    (Just(a), prop::sample::select(tails))
+                        .prop_map(|(a, tail)| (a.clone(), format!("{a}{tail}")))
+                }),
+            ],
+            30_000,
+        );
+        let fits = |v: &str| {
+            !v.split(|c: char| !c.is_ascii_digit())
+                .any(|run| run.parse::<u64>().is_err() && !run.is_empty())
+        };
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs, order_key, compare, fits, 1000,
+        );
+    }
+
+    #[test]
+    fn order_keys_follow_the_token_kinds() {
+        let ordered = [
+            "1.0_alpha",
+            "1.0_rc1",
+            "1.0",
+            "1.0-r1",
+            "1.0~ab",
+            "1.0_p1",
+            "1.0a",
+            "1.0.1",
+            "1.00",
+            "1.01",
+            "1.1",
+            "1.9",
+            "1.10",
+            "2",
+        ];
+        for pair in ordered.windows(2) {
+            assert_eq!(compare(pair[0], pair[1]), Ordering::Less, "{pair:?}");
+            assert!(order_key(pair[0]) < order_key(pair[1]), "{pair:?}");
+        }
+        // Nothing after the first invalid token counts.
+        assert_eq!(order_key("1.0!a"), order_key("1.0!b"));
+        assert_eq!(order_key(&format!("1.{}", "9".repeat(20))), None);
     }
 
     proptest! {
