@@ -798,6 +798,7 @@ mod tests {
             // dpkg refuses the version: every record of the name may affect it.
             package("tzdata", "2024a-", "dpkg", None),
             package("PyYAML", "5.3", "pypi", None),
+            package("org.yaml:snakeyaml", "1.33", "maven", None),
         ];
         for (n, p) in installed.into_iter().enumerate() {
             let id = n.to_string();
@@ -820,8 +821,12 @@ mod tests {
         assert_eq!(debian.names, ["libssl3", "openssl", "tzdata"]);
         let expected: [Box<[u8]>; 3] = [key("3.0.11-1~deb12u2"), key("3.0.9-1"), Box::default()];
         assert_eq!(debian.floors, expected);
-        // No order key for PyPI versions: no floor.
+        // Language ecosystems floor by their own keys.
         let pypi = &plan.lookups[&Namespace::language(Ecosystem::PyPI)];
-        assert_eq!(pypi.floors, [Box::<[u8]>::default()]);
+        let pep440 = crate::ecosystems::python::version::order_key("5.3");
+        assert_eq!(pypi.floors, [pep440.unwrap().into_boxed_slice()]);
+        // No order key for Maven versions: no floor.
+        let maven = &plan.lookups[&Namespace::language(Ecosystem::Maven)];
+        assert_eq!(maven.floors, [Box::<[u8]>::default()]);
     }
 }
