@@ -2483,3 +2483,101 @@ async fn os_package_records_fixed_at_or_below_the_installed_versions_are_not_rea
     assert_eq!(rows(&reports(db.clone()).await?), rows(&bounded));
     Ok(())
 }
+
+#[tokio::test]
+async fn rubygems_and_nuget_records_fixed_at_or_below_the_installed_versions_are_not_read()
+-> Result<()> {
+    // RubyGems and NuGet versions have order keys too (migration V12). One record each, in OSV's shape:
+    // rack fixed in 2.2.8.1 (installed at the fix: not read) and Newtonsoft.Json fixed in 13.0.1
+    // (installed below it: read, and reported).
+    let osv = osv_samples();
+    let template = osv
+        .iter()
+        .find(|r| r.name == "GHSA-p6mc-m468-83gw" && r.package_name == "lodash")
+        .context("lodash sample")?;
+    let record = |updater: &str, ecosystem, name: &str, package: &str, fixed: &str| {
+        let mut record = template.clone();
+        record.updater = updater.into();
+        record.name = name.into();
+        record.ecosystem = Some(ecosystem);
+        record.package_name = package.into();
+        record.ranges = vec![lucid::model::AffectedRange {
+            introduced: Some("0".into()),
+            fixed: Some(fixed.into()),
+            ..Default::default()
+        }];
+        record.fixed_in_version = fixed.into();
+        record
+    };
+    let (db, _) = matcher_with(&[
+        (
+            "osv/RubyGems",
+            vec![record(
+                "osv/RubyGems",
+                Ecosystem::RubyGems,
+                "GHSA-54rr-7fvw-6x8f",
+                "rack",
+                "2.2.8.1",
+            )],
+        ),
+        (
+            "osv/NuGet",
+            vec![record(
+                "osv/NuGet",
+                Ecosystem::NuGet,
+                "GHSA-5crp-9r3c-p9vr",
+                "newtonsoft.json",
+                "13.0.1",
+            )],
+        ),
+    ])
+    .await?;
+    let client = db.client().await?;
+    let written = version_bounds(&client).await?;
+    use lucid::ecosystems::{nuget, rubygems};
+    assert_eq!(
+        bound_of(&written, "GHSA-54rr-7fvw-6x8f rack"),
+        rubygems::version::order_key("2.2.8.1")
+    );
+    assert_eq!(
+        bound_of(&written, "GHSA-5crp-9r3c-p9vr newtonsoft.json"),
+        nuget::version::order_key("13.0.1")
+    );
+
+    let image = index_of(vec![LayerContents {
+        packages: vec![
+            package(
+                Ecosystem::RubyGems,
+                "rack",
+                "2.2.8.1",
+                "usr/lib/ruby/gems/3.1.0/specifications/rack-2.2.8.1.gemspec",
+            ),
+            package(
+                Ecosystem::NuGet,
+                "Newtonsoft.Json",
+                "12.0.3",
+                "app/app.deps.json",
+            ),
+        ],
+        ..Default::default()
+    }]);
+    let matcher = Matcher::new(db.clone());
+    let report = matcher.vulnerability_report(&image).await?;
+    assert!(hits_of(&report, "rack").is_empty());
+    assert_eq!(
+        hits_of(&report, "Newtonsoft.Json"),
+        pairs(&[("GHSA-5crp-9r3c-p9vr", "13.0.1")])
+    );
+    assert_eq!(matcher.reads().candidate_rows, 1, "{:?}", matcher.reads());
+
+    queue_every_row_as_before(&client, "V12__rubygems_nuget_version_bounds.sql").await?;
+    let unfilled = Matcher::new(db.clone());
+    assert_eq!(unfilled.vulnerability_report(&image).await?, report);
+    assert_eq!(unfilled.reads().candidate_rows, 2, "{:?}", unfilled.reads());
+    assert!(db.migrate().await?.is_empty(), "no migration left");
+    assert_eq!(version_bounds(&client).await?, written);
+    let filled = Matcher::new(db.clone());
+    assert_eq!(filled.vulnerability_report(&image).await?, report);
+    assert_eq!(filled.reads().candidate_rows, 1, "{:?}", filled.reads());
+    Ok(())
+}

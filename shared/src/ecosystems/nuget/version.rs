@@ -12,6 +12,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::{LIST_END, OrderKey};
+
 /// A NuGet package version such as `1.2.3.4-Beta.2+sha.5`.
 #[derive(Debug, Clone)]
 pub struct NuGetVersion {
@@ -183,6 +185,43 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)): the four
+/// numbers, then a release above any prerelease, and a prerelease's labels in order: those `Int32` reads
+/// (`-5` included) by value below the others, which compare ignoring ASCII case, a shorter list first.
+/// Build metadata is left out, as the ordering ignores it. `None` for what is not a NuGet version, where
+/// [`compare`] falls back.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    const PRERELEASE: u8 = 0x01;
+    const RELEASE: u8 = 0x02;
+    const NUMERIC: u8 = 0x01;
+    const TEXT: u8 = 0x02;
+    let version = version.parse::<NuGetVersion>().ok()?;
+    let mut key = OrderKey::new();
+    for part in version.parts {
+        key.number(u64::from(part));
+    }
+    if version.release_labels.is_empty() {
+        key.tag(RELEASE);
+        return key.finish();
+    }
+    key.tag(PRERELEASE);
+    for label in &version.release_labels {
+        match label.parse::<i32>() {
+            Ok(n) => {
+                key.tag(NUMERIC);
+                // The sign bit flipped: negative numbers then sort below positive ones, bytewise.
+                key.number(u64::from(n.cast_unsigned() ^ 0x8000_0000));
+            }
+            Err(_) => {
+                key.tag(TEXT);
+                key.text(&label.to_ascii_uppercase())?;
+            }
+        }
+    }
+    key.tag(LIST_END);
+    key.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +340,62 @@ mod tests {
                 prop_assert_eq!(compare(&a, &b), compare(&format!("{a}+meta"), &b));
             }
         }
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against NuGet's own vectors above): same order,
+    /// equal keys exactly for equal versions, no key where `compare` falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let label = prop_oneof![
+            (0u32..20).prop_map(|n| n.to_string()),
+            prop::sample::select(vec![
+                "a",
+                "A",
+                "b",
+                "rc",
+                "RC",
+                "-5",
+                "-05",
+                "5-",
+                "2147483648",
+                "02A",
+                "-"
+            ])
+            .prop_map(str::to_owned),
+            "[a-zA-Z0-9-]{1,3}",
+        ];
+        let version = (
+            "[0-9]{1,2}(\\.[0-9]{1,2}){0,3}",
+            prop::collection::vec(label, 0..3),
+            prop::option::of("[a-z0-9]{1,3}"),
+        )
+            .prop_map(|(numbers, labels, metadata)| {
+                let mut v = numbers;
+                if !labels.is_empty() {
+                    v.push('-');
+                    v.push_str(&labels.join("."));
+                }
+                if let Some(m) = metadata {
+                    v.push('+');
+                    v.push_str(&m);
+                }
+                v
+            });
+        let pairs = crate::ecosystems::python::version::reference_tool::generate(
+            prop_oneof![
+                4 => (version.clone(), version.clone()),
+                2 => version.clone().prop_map(|a| (a.clone(), a.to_ascii_uppercase())),
+                2 => (version.clone(), prop::sample::select(vec!["", ".0", "-a", "-A", "-1", "-0", "+x"]))
+                    .prop_map(|(a, tail)| (a.clone(), format!("{a}{tail}"))),
+            ],
+            30_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            order_key,
+            compare,
+            |v| v.parse::<NuGetVersion>().is_ok(),
+            1000,
+        );
     }
 }

@@ -11,6 +11,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::OrderKey;
+
 /// A RubyGems version such as `1.2.0.rc1` or `3.0.0-beta.2`.
 #[derive(Debug, Clone)]
 pub struct GemVersion {
@@ -191,6 +193,41 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)). `Gem::Version`
+/// compares canonical segments with the shorter list padded by zeros, so a zero's effect depends on what
+/// follows it. The key therefore folds each run of zeros into the segment after it: a run of `k` zeros then
+/// letters sorts by `k` ascending (a zero is above letters, so more zeros before them is higher), a run of `k`
+/// zeros then a number by `k` descending (the zero is below the number), and the end (zeros forever) between
+/// the two. Canonical segments never end in a zero, so every run has a segment after it. `None` for a
+/// malformed version, where [`compare`] falls back.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    const LETTERS: u8 = 0x01;
+    const END: u8 = 0x02;
+    const NUMBER: u8 = 0x03;
+    let version = version.parse::<GemVersion>().ok()?;
+    let mut key = OrderKey::new();
+    let mut zeros: u32 = 0;
+    for segment in &version.canonical {
+        match segment {
+            Segment::Number(n) if n == "0" => zeros = zeros.checked_add(1)?,
+            Segment::Number(n) => {
+                key.tag(NUMBER);
+                key.number(u64::from(u32::MAX - zeros));
+                key.digits(n)?;
+                zeros = 0;
+            }
+            Segment::Letters(letters) => {
+                key.tag(LETTERS);
+                key.number(u64::from(zeros));
+                key.text(letters)?;
+                zeros = 0;
+            }
+        }
+    }
+    key.tag(END);
+    key.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +359,38 @@ end
             "{} disagreements:\n{}",
             failures.len(),
             failures.join("\n")
+        );
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against Ruby above): same order, equal keys
+    /// exactly for equal versions, no key where `compare` falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (gem_like(), gem_like()),
+                // Near neighbours: zeros and letters after the same start.
+                3 => (
+                    gem_like(),
+                    prop::collection::vec(prop::sample::select(vec!["0", "1", "a", "b", "00"]), 0..4),
+                    prop::collection::vec(prop::sample::select(vec!["0", "1", "a", "b", "00"]), 0..4),
+                )
+                    .prop_map(|(a, x, y)| {
+                        let a = a.trim().trim_end_matches(['.', '_']).to_owned();
+                        let extend = |tail: Vec<&str>| {
+                            tail.iter().fold(a.clone(), |v, part| format!("{v}.{part}"))
+                        };
+                        (extend(x), extend(y))
+                    }),
+            ],
+            30_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            order_key,
+            compare,
+            |v| v.parse::<GemVersion>().is_ok(),
+            1000,
         );
     }
 }
