@@ -2185,19 +2185,26 @@ fn bound_of(bounds: &[(String, Vec<u8>)], record: &str) -> Option<Vec<u8>> {
         .map(|(_, b)| b.clone())
 }
 
-/// Puts every stored record's bound back to the column's default, as rows stored before `migration` had
-/// it, and runs the migration's own statement queueing them, which must queue every one.
-async fn queue_every_row_as_before(client: &tokio_postgres::Client, migration: &str) -> Result<()> {
+/// Puts every stored record's bound back to the column's default, as rows stored before `migrations` had
+/// it, and runs the migrations' own statements queueing them, which together must queue every one.
+async fn queue_every_row_as_before(
+    client: &tokio_postgres::Client,
+    migrations: &[&str],
+) -> Result<()> {
     client
         .batch_execute("UPDATE vulnerability SET version_bound = DEFAULT")
         .await?;
-    let queue = harness::backfill_statements(&[migration]);
-    assert_eq!(queue.len(), 1, "{queue:?}");
+    let queue = harness::backfill_statements(migrations);
+    assert_eq!(queue.len(), migrations.len(), "{queue:?}");
     let stored: i64 = client
         .query_one("SELECT count(*) FROM vulnerability", &[])
         .await?
         .try_get(0)?;
-    assert_eq!(client.execute(queue[0].as_str(), &[]).await?, stored as u64);
+    let mut queued = 0;
+    for statement in &queue {
+        queued += client.execute(statement.as_str(), &[]).await?;
+    }
+    assert_eq!(queued, stored as u64);
     Ok(())
 }
 
@@ -2386,7 +2393,7 @@ async fn language_records_fixed_at_or_below_the_installed_versions_are_not_read(
     assert_eq!(matcher.reads().candidate_rows, 2, "{:?}", matcher.reads());
 
     // The rows as before V10, queued by V10's own statement: every record here is of one of its ecosystems.
-    queue_every_row_as_before(&client, "V10__language_version_bounds.sql").await?;
+    queue_every_row_as_before(&client, &["V10__language_version_bounds.sql"]).await?;
     let unfilled = Matcher::new(db.clone());
     assert_eq!(unfilled.vulnerability_report(&image).await?, report);
     assert_eq!(
@@ -2465,7 +2472,7 @@ async fn os_package_records_fixed_at_or_below_the_installed_versions_are_not_rea
     assert!(hits_of(&bounded[1].0, "libcurl-minimal").is_empty());
 
     // The rows as before V11, queued by V11's own statement: every record here is apk's or rpm's.
-    queue_every_row_as_before(&client, "V11__os_package_version_bounds.sql").await?;
+    queue_every_row_as_before(&client, &["V11__os_package_version_bounds.sql"]).await?;
     let unfilled = reports(db.clone()).await?;
     let rows = |reports: &[(VulnerabilityReport, u64)]| {
         reports.iter().map(|(_, rows)| *rows).collect::<Vec<_>>()
@@ -2485,11 +2492,12 @@ async fn os_package_records_fixed_at_or_below_the_installed_versions_are_not_rea
 }
 
 #[tokio::test]
-async fn rubygems_and_nuget_records_fixed_at_or_below_the_installed_versions_are_not_read()
+async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_versions_are_not_read()
 -> Result<()> {
-    // RubyGems and NuGet versions have order keys too (migration V12). One record each, in OSV's shape:
-    // rack fixed in 2.2.8.1 (installed at the fix: not read) and Newtonsoft.Json fixed in 13.0.1
-    // (installed below it: read, and reported).
+    // RubyGems, NuGet and Packagist versions have order keys too (migrations V12 and V13). One record
+    // each, in OSV's shape: rack fixed in 2.2.8.1 and symfony/http-kernel in 5.4.20 (installed at the fix,
+    // spelled `v5.4.20` for Composer: not read) and Newtonsoft.Json fixed in 13.0.1 (installed below it:
+    // read, and reported).
     let osv = osv_samples();
     let template = osv
         .iter()
@@ -2530,6 +2538,16 @@ async fn rubygems_and_nuget_records_fixed_at_or_below_the_installed_versions_are
                 "13.0.1",
             )],
         ),
+        (
+            "osv/Packagist",
+            vec![record(
+                "osv/Packagist",
+                Ecosystem::Packagist,
+                "GHSA-r8v4-7vwj-983x",
+                "symfony/http-kernel",
+                "5.4.20",
+            )],
+        ),
     ])
     .await?;
     let client = db.client().await?;
@@ -2542,6 +2560,10 @@ async fn rubygems_and_nuget_records_fixed_at_or_below_the_installed_versions_are
     assert_eq!(
         bound_of(&written, "GHSA-5crp-9r3c-p9vr newtonsoft.json"),
         nuget::version::order_key("13.0.1")
+    );
+    assert_eq!(
+        bound_of(&written, "GHSA-r8v4-7vwj-983x symfony/http-kernel"),
+        lucid::ecosystems::packagist::version::order_key("5.4.20")
     );
 
     let image = index_of(vec![LayerContents {
@@ -2558,22 +2580,36 @@ async fn rubygems_and_nuget_records_fixed_at_or_below_the_installed_versions_are
                 "12.0.3",
                 "app/app.deps.json",
             ),
+            package(
+                Ecosystem::Packagist,
+                "symfony/http-kernel",
+                "v5.4.20",
+                "app/vendor/composer/installed.json",
+            ),
         ],
         ..Default::default()
     }]);
     let matcher = Matcher::new(db.clone());
     let report = matcher.vulnerability_report(&image).await?;
     assert!(hits_of(&report, "rack").is_empty());
+    assert!(hits_of(&report, "symfony/http-kernel").is_empty());
     assert_eq!(
         hits_of(&report, "Newtonsoft.Json"),
         pairs(&[("GHSA-5crp-9r3c-p9vr", "13.0.1")])
     );
     assert_eq!(matcher.reads().candidate_rows, 1, "{:?}", matcher.reads());
 
-    queue_every_row_as_before(&client, "V12__rubygems_nuget_version_bounds.sql").await?;
+    queue_every_row_as_before(
+        &client,
+        &[
+            "V12__rubygems_nuget_version_bounds.sql",
+            "V13__packagist_version_bounds.sql",
+        ],
+    )
+    .await?;
     let unfilled = Matcher::new(db.clone());
     assert_eq!(unfilled.vulnerability_report(&image).await?, report);
-    assert_eq!(unfilled.reads().candidate_rows, 2, "{:?}", unfilled.reads());
+    assert_eq!(unfilled.reads().candidate_rows, 3, "{:?}", unfilled.reads());
     assert!(db.migrate().await?.is_empty(), "no migration left");
     assert_eq!(version_bounds(&client).await?, written);
     let filled = Matcher::new(db.clone());

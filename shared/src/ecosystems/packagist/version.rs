@@ -20,6 +20,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::ecosystems::order_key::OrderKey;
+
 /// Composer's `$modifierRegex`: an optional stability with its number, then an optional `dev`.
 const MODIFIER: &str =
     r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*)?)?([.-]?dev)?";
@@ -223,6 +225,44 @@ pub fn compare(a: &str, b: &str) -> Ordering {
         (Err(_), Ok(_)) => Ordering::Less,
         (Err(_), Err(_)) => a.as_bytes().cmp(b.as_bytes()),
     }
+}
+
+/// The version's order key ([`version_order_key`](crate::ecosystems::version_order_key)), from Composer's
+/// normalized form as `version_compare` reads it: its elements in order, each after a tag ranking it as
+/// `version_compare` does where two versions first differ. A special form ranks by its name's prefix
+/// (unknown words, `dev`, `alpha`/`a`, `beta`/`b`, `RC`/`rc`), then the end (the rest of a longer version
+/// compares against `#`, rank 4, and a number element beats the end), then numbers by value (`strtol`'s,
+/// saturating), then `patch`/`pl`/`p`. `None` for what Composer cannot normalize, where [`compare`] falls
+/// back, and for forms normalization does not make (an empty element, a `#`).
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    const END: u8 = 0x06;
+    const NUMBER: u8 = 0x07;
+    let version = version.parse::<ComposerVersion>().ok()?;
+    let normalized = version.normalized.as_bytes();
+    if !normalized.first().is_some_and(|c| is_digit(*c)) || normalized.contains(&0) {
+        return None;
+    }
+    let mut key = OrderKey::new();
+    for element in php_canonicalize(normalized).split(|&c| c == b'.') {
+        match element.first() {
+            None => return None,
+            Some(&c) if is_digit(c) => {
+                key.tag(NUMBER);
+                key.number(u64::try_from(strtol(element)).ok()?);
+            }
+            Some(_) => key.tag(match special_form_rank(element) {
+                -1 => 0x01,
+                0 => 0x02,
+                1 => 0x03,
+                2 => 0x04,
+                3 => 0x05,
+                5 => 0x08,
+                _ => return None,
+            }),
+        }
+    }
+    key.tag(END);
+    key.finish()
 }
 
 fn is_digit(c: u8) -> bool {
@@ -598,6 +638,61 @@ while (($line = fgets(STDIN)) !== false) {
             "{} disagreements:\n{}",
             failures.len(),
             failures.join("\n")
+        );
+    }
+
+    /// Versions as Composer users write them, so that most normalize.
+    fn composer_like() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            8 => (0u64..12).prop_map(|n| n.to_string()),
+            1 => Just("99999999999999999999".to_owned()),
+            1 => Just("20230101".to_owned()),
+        ];
+        (
+            prop::sample::select(vec!["", "", "v"]),
+            prop::collection::vec(number, 1..5),
+            prop::option::of((
+                prop::sample::select(vec!["-", "", "."]),
+                prop::sample::select(vec![
+                    "alpha", "a", "beta", "b", "RC", "rc", "patch", "pl", "p", "dev", "stable",
+                ]),
+                prop::option::of(0u64..4),
+            )),
+            prop::sample::select(vec!["", "", "-dev", "+build"]),
+        )
+            .prop_map(|(prefix, numbers, stability, suffix)| {
+                let mut s = format!("{prefix}{}", numbers.join("."));
+                if let Some((separator, name, n)) = stability {
+                    s.push_str(separator);
+                    s.push_str(name);
+                    if let Some(n) = n {
+                        s.push_str(&n.to_string());
+                    }
+                }
+                s.push_str(suffix);
+                s
+            })
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against PHP and Composer's vectors above): same
+    /// order, equal keys exactly for equal versions, no key where `compare` falls back.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (composer_like(), composer_like()),
+                2 => (composer_like(), prop::sample::select(vec![".0", "-beta", "-patch1", "-dev", "1", "-RC"]))
+                    .prop_map(|(a, tail)| (a.clone(), format!("{a}{tail}"))),
+                1 => (composer_like(), php_like()),
+            ],
+            30_000,
+        );
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs,
+            order_key,
+            compare,
+            |v| v.parse::<ComposerVersion>().is_ok(),
+            1000,
         );
     }
 }
