@@ -2492,12 +2492,12 @@ async fn os_package_records_fixed_at_or_below_the_installed_versions_are_not_rea
 }
 
 #[tokio::test]
-async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_versions_are_not_read()
--> Result<()> {
-    // RubyGems, NuGet and Packagist versions have order keys too (migrations V12 and V13). One record
-    // each, in OSV's shape: rack fixed in 2.2.8.1 and symfony/http-kernel in 5.4.20 (installed at the fix,
-    // spelled `v5.4.20` for Composer: not read) and Newtonsoft.Json fixed in 13.0.1 (installed below it:
-    // read, and reported).
+async fn other_language_records_fixed_at_or_below_the_installed_versions_are_not_read() -> Result<()>
+{
+    // RubyGems, NuGet, Packagist and (plain numeric) Maven versions have order keys too (migrations V12 to
+    // V14). One record each, in OSV's shape: rack fixed in 2.2.8.1, symfony/http-kernel in 5.4.20 and
+    // jackson-databind in 2.13.4.2 (installed at the fix, spelled `v5.4.20` for Composer: not read) and
+    // Newtonsoft.Json fixed in 13.0.1 (installed below it: read, and reported).
     let osv = osv_samples();
     let template = osv
         .iter()
@@ -2548,6 +2548,16 @@ async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_ve
                 "5.4.20",
             )],
         ),
+        (
+            "osv/Maven",
+            vec![record(
+                "osv/Maven",
+                Ecosystem::Maven,
+                "GHSA-rgv9-q543-rqg4",
+                "com.fasterxml.jackson.core:jackson-databind",
+                "2.13.4.2",
+            )],
+        ),
     ])
     .await?;
     let client = db.client().await?;
@@ -2564,6 +2574,13 @@ async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_ve
     assert_eq!(
         bound_of(&written, "GHSA-r8v4-7vwj-983x symfony/http-kernel"),
         lucid::ecosystems::packagist::version::order_key("5.4.20")
+    );
+    assert_eq!(
+        bound_of(
+            &written,
+            "GHSA-rgv9-q543-rqg4 com.fasterxml.jackson.core:jackson-databind"
+        ),
+        lucid::ecosystems::maven::version::order_key("2.13.4.2")
     );
 
     let image = index_of(vec![LayerContents {
@@ -2586,6 +2603,12 @@ async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_ve
                 "v5.4.20",
                 "app/vendor/composer/installed.json",
             ),
+            package(
+                Ecosystem::Maven,
+                "com.fasterxml.jackson.core:jackson-databind",
+                "2.13.4.2",
+                "app/lib/jackson-databind-2.13.4.2.jar",
+            ),
         ],
         ..Default::default()
     }]);
@@ -2593,6 +2616,7 @@ async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_ve
     let report = matcher.vulnerability_report(&image).await?;
     assert!(hits_of(&report, "rack").is_empty());
     assert!(hits_of(&report, "symfony/http-kernel").is_empty());
+    assert!(hits_of(&report, "com.fasterxml.jackson.core:jackson-databind").is_empty());
     assert_eq!(
         hits_of(&report, "Newtonsoft.Json"),
         pairs(&[("GHSA-5crp-9r3c-p9vr", "13.0.1")])
@@ -2604,12 +2628,13 @@ async fn rubygems_nuget_and_packagist_records_fixed_at_or_below_the_installed_ve
         &[
             "V12__rubygems_nuget_version_bounds.sql",
             "V13__packagist_version_bounds.sql",
+            "V14__maven_version_bounds.sql",
         ],
     )
     .await?;
     let unfilled = Matcher::new(db.clone());
     assert_eq!(unfilled.vulnerability_report(&image).await?, report);
-    assert_eq!(unfilled.reads().candidate_rows, 3, "{:?}", unfilled.reads());
+    assert_eq!(unfilled.reads().candidate_rows, 4, "{:?}", unfilled.reads());
     assert!(db.migrate().await?.is_empty(), "no migration left");
     assert_eq!(version_bounds(&client).await?, written);
     let filled = Matcher::new(db.clone());

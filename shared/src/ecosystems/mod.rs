@@ -56,11 +56,12 @@ pub fn compare_versions(ecosystem: Ecosystem, a: &str, b: &str) -> Ordering {
 
 /// A byte string ordered as the ecosystem orders versions (PostgreSQL compares `bytea` the same way), for
 /// the ecosystems that have one: the database then skips records fixed at or below an installed version
-/// (`matcher::store::CANDIDATES`). `None` for Maven (its comparison is not transitive, so no key can
-/// follow it) and for versions an ecosystem's rules refuse. An ecosystem that gains a key registers it
-/// here, and a migration queues its stored records for `feeds::store::fill_version_bounds` (V9 for dpkg;
-/// V10 for PyPI, npm, Go and crates.io; V11 for apk and rpm; V12 for RubyGems and NuGet; V13 for
-/// Packagist). A key's first byte is never `0xFF`, so every key is below [`UNBOUNDED_VERSION_KEY`].
+/// (`matcher::store::CANDIDATES`). `None` for versions an ecosystem's rules refuse, and for Maven versions
+/// other than plain numbers (its comparison is not transitive, so no key can follow it everywhere). An
+/// ecosystem that gains a key registers it here, and a migration queues its stored records for
+/// `feeds::store::fill_version_bounds` (V9 for dpkg; V10 for PyPI, npm, Go and crates.io; V11 for apk and
+/// rpm; V12 for RubyGems and NuGet; V13 for Packagist; V14 for Maven). A key's first byte is never `0xFF`,
+/// so every key is below [`UNBOUNDED_VERSION_KEY`].
 pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>> {
     match ecosystem {
         Ecosystem::Dpkg => dpkg::version::order_key(version),
@@ -73,8 +74,7 @@ pub fn version_order_key(ecosystem: Ecosystem, version: &str) -> Option<Vec<u8>>
         Ecosystem::Rpm => rpm::version::order_key(version),
         Ecosystem::NuGet => nuget::version::order_key(version),
         Ecosystem::Packagist => packagist::version::order_key(version),
-        // Maven's ComparableVersion is not transitive (see bench/match-results.md, session 14): no key.
-        Ecosystem::Maven => None,
+        Ecosystem::Maven => maven::version::order_key(version),
     }
 }
 

@@ -798,7 +798,7 @@ mod tests {
             // dpkg refuses the version: every record of the name may affect it.
             package("tzdata", "2024a-", "dpkg", None),
             package("PyYAML", "5.3", "pypi", None),
-            package("org.yaml:snakeyaml", "1.33", "maven", None),
+            package("org.yaml:snakeyaml", "2.0-SNAPSHOT", "maven", None),
         ];
         for (n, p) in installed.into_iter().enumerate() {
             let id = n.to_string();
@@ -825,7 +825,7 @@ mod tests {
         let pypi = &plan.lookups[&Namespace::language(Ecosystem::PyPI)];
         let pep440 = crate::ecosystems::python::version::order_key("5.3");
         assert_eq!(pypi.floors, [pep440.unwrap().into_boxed_slice()]);
-        // No order key for Maven versions: no floor.
+        // No order key for a Maven version other than a plain number: no floor.
         let maven = &plan.lookups[&Namespace::language(Ecosystem::Maven)];
         assert_eq!(maven.floors, [Box::<[u8]>::default()]);
     }

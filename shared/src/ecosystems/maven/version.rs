@@ -21,6 +21,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::ecosystems::order_key::OrderKey;
+
 /// Characters of a version that are parsed; the rest is ignored (see the module documentation).
 pub const MAX_VERSION_CHARS: usize = 1024;
 
@@ -278,6 +280,41 @@ pub fn compare(a: &str, b: &str) -> Ordering {
     MavenVersion::parse(a).cmp(&MavenVersion::parse(b))
 }
 
+/// The order key ([`version_order_key`](crate::ecosystems::version_order_key)) of a plain numeric version
+/// (`2.13.4`, digits separated by dots); `None` for anything else. `ComparableVersion`'s order as a whole
+/// is not transitive (`1.ga.5 < 1.0.alpha < 1 < 1.ga.5` in Maven 3.8.7), so no key can follow it
+/// everywhere; but among plain numeric versions it is the numbers in order, trailing zeros dropped
+/// (`1.0` = `1`) and a missing number counting as `0`. The key is the numbers (leading zeros dropped,
+/// ordered by length then digits) each after a tag above the end's, then the end: a list that stops sorts
+/// below one that goes on, since after dropping trailing zeros, what goes on holds a number above `0`.
+/// A match only compares keys when both versions have one, so leaving the rest out loses nothing.
+pub fn order_key(version: &str) -> Option<Vec<u8>> {
+    const END: u8 = 0x01;
+    const NUMBER: u8 = 0x02;
+    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if version.len() > MAX_VERSION_CHARS || !version.split('.').all(numeric) {
+        return None;
+    }
+    let numbers: Vec<&str> = version
+        .split('.')
+        .map(|part| match part.trim_start_matches('0') {
+            "" => "0",
+            digits => digits,
+        })
+        .collect();
+    let significant = numbers
+        .iter()
+        .rposition(|n| *n != "0")
+        .map_or(0, |last| last + 1);
+    let mut key = OrderKey::new();
+    for number in &numbers[..significant] {
+        key.tag(NUMBER);
+        key.digits(number)?;
+    }
+    key.tag(END);
+    key.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +480,37 @@ public class CompareVersions {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// [`order_key`] against [`compare`] (itself checked against Maven above): same order, equal keys
+    /// exactly for equal versions, among the plain numeric versions that have keys.
+    #[test]
+    fn order_keys_sort_as_compare_does() {
+        let numeric = prop::collection::vec(
+            prop_oneof![8 => (0u64..12).prop_map(|n| n.to_string()), 1 => Just("00".to_owned()), 1 => Just("010".to_owned())],
+            1..6,
+        )
+        .prop_map(|parts| parts.join("."));
+        let pairs = reference_tool::generate(
+            prop_oneof![
+                4 => (numeric.clone(), numeric.clone()),
+                2 => (numeric.clone(), prop::sample::select(vec![".0", ".0.0", ".1", ".0.1", "-1", ".Final"]))
+                    .prop_map(|(a, tail)| (a.clone(), format!("{a}{tail}"))),
+                1 => (numeric, maven_like()),
+            ],
+            30_000,
+        );
+        let plain = |v: &str| {
+            v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        crate::ecosystems::order_key::assert_keys_sort_as_compare(
+            &pairs, order_key, compare, plain, 1000,
+        );
+        // The cycle no key could follow involves versions that are not plain numbers.
+        assert_eq!(compare("1.ga.5", "1.0.alpha"), Ordering::Less);
+        assert_eq!(compare("1.0.alpha", "1"), Ordering::Less);
+        assert_eq!(compare("1", "1.ga.5"), Ordering::Less);
+        assert!(order_key("1.ga.5").is_none() && order_key("1.0.alpha").is_none());
     }
 }
