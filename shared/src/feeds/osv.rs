@@ -604,6 +604,48 @@ mod tests {
         }
     }
 
+    /// The bound stored beside a record: the greatest end of its ranges, or none (every version may be
+    /// affected) when a range is open, a version is listed outside the ranges, or an end has no key, as a
+    /// feed's malformed fix has none.
+    #[test]
+    fn version_bounds_are_the_greatest_end_or_none() {
+        let key = |v: &str| ecosystems::version_order_key(Ecosystem::Npm, v).unwrap();
+        let npm = |ranges: &[AffectedRange], versions: &[&str]| {
+            version_bound(Ecosystem::Npm, ranges, versions)
+        };
+        let fixed = [
+            range(Some("0"), Some("1.2.3"), None),
+            range(Some("2.0.0"), Some("2.0.5"), None),
+        ];
+        assert_eq!(npm(&fixed, &[]), Some(key("2.0.5")));
+        // Up to and including the last affected version: every version at or below it keys below the bound.
+        let last = npm(&[range(Some("0"), None, Some("1.4.0"))], &[]).unwrap();
+        assert!(key("1.4.0") < last && key("1.4.0-rc.1") < last && key("1.4.1") > last);
+        for (ranges, versions) in [
+            // Open: introduced and never fixed.
+            (vec![range(Some("1.0.0"), None, None)], vec![]),
+            // A listed version no range covers.
+            (fixed.to_vec(), vec!["3.0.0"]),
+            // Unfixed: no ranges at all.
+            (vec![], vec![]),
+            // A malformed fix in a feed: no key, so no bound (the record is read for every version).
+            (
+                vec![
+                    range(Some("0"), Some("1.2.3"), None),
+                    range(Some("2.0.0"), Some("not a version"), None),
+                ],
+                vec![],
+            ),
+        ] {
+            assert_eq!(npm(&ranges, &versions), None, "{ranges:?} {versions:?}");
+        }
+        // An ecosystem's own key: dpkg's fix keys as dpkg orders it.
+        assert_eq!(
+            version_bound(Ecosystem::Dpkg, &[range(None, Some("1:2.0-1"), None)], &[]),
+            ecosystems::dpkg::version::order_key("1:2.0-1")
+        );
+    }
+
     fn one(records: Vec<Vulnerability>) -> Vulnerability {
         assert_eq!(records.len(), 1, "{records:#?}");
         records.into_iter().next().unwrap()
